@@ -1,0 +1,13 @@
+import ArgumentParser
+import Foundation
+import TrajForge
+
+@main
+struct TrajForgeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trajforge",
+        abstract: "Turn verified multi-turn tool-use trajectories into training data.",
+        version: TrajForgeVersion.string,
+        subcommands: [IngestCommand.self, ExportCommand.self]
+    )
+}
