@@ -98,10 +98,13 @@ final class PrefixedSource: ByteSource {
     var prefix: [UInt8]
     var position = 0
     let rest: ByteSource
+    /// Damage met while reading ahead: raised once the prefix is used up.
+    var pendingError: IOError?
 
-    init(prefix: [UInt8], rest: ByteSource) {
+    init(prefix: [UInt8], rest: ByteSource, pendingError: IOError? = nil) {
         self.prefix = prefix
         self.rest = rest
+        self.pendingError = pendingError
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> Int {
@@ -117,11 +120,34 @@ final class PrefixedSource: ByteSource {
             }
             return n
         }
+        if let error = pendingError {
+            pendingError = nil
+            throw error
+        }
         return try rest.read(into: buffer)
     }
 }
 
 extension ByteSource {
+    /// Reads up to `count` bytes for sniffing; damage found on the way is returned, not thrown,
+    /// so the bytes before it still count.
+    func readHead(_ count: Int) throws(IOError) -> ([UInt8], IOError?) {
+        var out = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n: Int
+            do { n = try read(into: &out, from: filled) } catch {
+                guard error.kind == .corrupt else { throw error }
+                out.removeSubrange(filled...)
+                return (out, error)
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        out.removeSubrange(filled...)
+        return (out, nil)
+    }
+
     /// Reads until `count` bytes are collected or the stream ends.
     func readUpTo(_ count: Int) throws(IOError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)

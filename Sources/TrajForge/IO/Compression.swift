@@ -43,7 +43,7 @@ public enum Compression: String, Sendable, CaseIterable {
 /// Opens a path (or "-" for stdin) and undoes whatever compression its magic bytes show.
 public func openDecompressed(_ path: String) throws(IOError) -> (source: ByteSource, compression: Compression) {
     let raw = try FileSource(path: path)
-    let head = try raw.readUpTo(8)
+    let head = try raw.readUpTo(8)  // the compressed bytes: a file-system error here is real
     let compression = Compression.sniff(head)
     let replay = PrefixedSource(prefix: head, rest: raw)
     switch compression {
@@ -74,7 +74,7 @@ public final class GzipSource: ByteSource {
         self.path = path
         strm.initialize(to: z_stream())
         guard czlib_inflateInit2(strm, 15 + 16) == Z_OK else {
-            strm.deallocate()
+            // deinit releases strm (inflateEnd on a failed init is a harmless Z_STREAM_ERROR).
             throw IOError(path: path, "zlib inflateInit failed")
         }
     }
@@ -171,6 +171,9 @@ public final class ArchiveFilterSource: ByteSource {
     let compression: Compression
     var produced = 0
     var ended = false
+    /// A stream damaged so early that libarchive failed to open it: reported by the first read,
+    /// so the caller treats it like any other damaged input (a reject, not a failed run).
+    var openError: IOError?
 
     public init(_ input: ByteSource, path: String, compression: Compression) throws(IOError) {
         ensureUTF8Locale()
@@ -183,15 +186,15 @@ public final class ArchiveFilterSource: ByteSource {
         let opened = archive_read_open(archive, Unmanaged.passUnretained(context).toOpaque(), nil, archiveReadCallback, nil)
         var entry: OpaquePointer?
         if opened != ARCHIVE_OK || archive_read_next_header(archive, &entry) != ARCHIVE_OK {
-            let message = context.error?.message ?? archiveErrorString(archive)
-            archive_read_free(archive)
-            throw IOError(.corrupt, path: path, "cannot read \(compression.rawValue) stream: \(message)")
+            if let error = context.error, error.kind == .system { throw error }
+            openError = IOError(.corrupt, path: path, "cannot read \(compression.rawValue) stream: \(archiveErrorString(archive))")
         }
     }
 
     deinit { archive_read_free(archive) }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> Int {
+        if let openError { throw openError }
         if ended { return 0 }
         let n = archive_read_data(archive, buffer.baseAddress, buffer.count)
         if n < 0 {

@@ -63,7 +63,7 @@ final class GzipSink: ByteSink {
         self.path = path
         strm.initialize(to: z_stream())
         guard czlib_deflateInit2(strm, level, 15 + 16) == Z_OK else {
-            strm.deallocate()
+            // deinit releases strm (deflateEnd on a failed init is a harmless Z_STREAM_ERROR).
             throw IOError(path: path, "zlib deflateInit failed (level \(level))")
         }
     }
@@ -131,9 +131,8 @@ final class ZstdSink: ByteSink {
         archive_write_set_bytes_per_block(archive, 0)
         _ = archive_write_set_filter_option(archive, "zstd", "compression-level", String(level))
         guard archive_write_open2(archive, Unmanaged.passUnretained(context).toOpaque(), nil, archiveWriteCallback, nil, nil) == ARCHIVE_OK else {
-            let message = archiveErrorString(archive)
-            archive_write_free(archive)
-            throw IOError(path: path, "cannot start zstd stream: \(message)")
+            // deinit frees the archive.
+            throw IOError(path: path, "cannot start zstd stream: \(archiveErrorString(archive))")
         }
         let entry = archive_entry_new()
         archive_entry_set_pathname_utf8(entry, "data")
@@ -142,9 +141,8 @@ final class ZstdSink: ByteSink {
         let rc = archive_write_header(archive, entry)
         archive_entry_free(entry)
         guard rc >= ARCHIVE_WARN else {
-            let message = archiveErrorString(archive)
-            archive_write_free(archive)
-            throw IOError(path: path, "cannot start zstd stream: \(message)")
+            // deinit frees the archive.
+            throw IOError(path: path, "cannot start zstd stream: \(archiveErrorString(archive))")
         }
     }
 

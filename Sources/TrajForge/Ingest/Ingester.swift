@@ -40,6 +40,9 @@ public final class Ingester {
             try ingestDocument(path, input: input, output: output, rejects: rejects)
         case .jsonl, .array:
             try process(input.reader!, described: input.describe(path), output: output, rejects: rejects)
+            if let lines = input.reader as? JSONLReader, lines.blankLines > 0 {
+                ledger.note("\(input.describe(path)): skipped \(lines.blankLines) blank lines")
+            }
         }
     }
 

@@ -113,9 +113,11 @@ public struct OpenedInput {
 /// Opens a file of records (JSONL, a JSON array, or one JSON document), decompressing by magic bytes.
 public func openRecords(_ path: String, limits: ReaderLimits = .init()) throws(IOError) -> OpenedInput {
     let (source, compression) = try openDecompressed(path)
-    let head = try source.readUpTo(1 << 20)
-    let replay = PrefixedSource(prefix: head, rest: source)
-    let container = Container.sniff(head)
+    let (head, damage) = try source.readHead(1 << 20)
+    let replay = PrefixedSource(prefix: head, rest: source, pendingError: damage)
+    var container = Container.sniff(head)
+    // A stream damaged before its first byte still yields one reject (read as JSONL).
+    if container == .empty, damage != nil { container = .jsonl }
     let reader: RecordReader?
     switch container {
     case .empty: reader = nil
