@@ -112,6 +112,8 @@ public final class JSONLReader: ChunkedInput, RecordReader {
     var line = 0  // lines completed so far
     var index = 0
     public private(set) var blankLines = 0
+    /// Yield blank lines as (empty) records instead of skipping them, so output lines align with input lines.
+    public var keepsBlankLines = false
     var finished = false
 
     public init(source: ByteSource, file: String, limits: ReaderLimits = .init()) {
@@ -181,7 +183,7 @@ public final class JSONLReader: ChunkedInput, RecordReader {
             index += 1
             return true
         }
-        if isBlank(batch.storage[recordStart...]) {
+        if !keepsBlankLines, isBlank(batch.storage[recordStart...]) {
             batch.storage.removeSubrange(recordStart...)
             blankLines += 1
             return true
