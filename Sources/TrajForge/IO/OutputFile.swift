@@ -207,6 +207,12 @@ public final class OutputFile {
         } else if path == "-" {
             fd = 1
             tempPath = nil
+        } else if OutputFile.isSpecialFile(path) {
+            // /dev/null, a FIFO, a terminal: write straight to it (renaming over it would replace it).
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw IOError.errno(path, "cannot open") }
+            self.fd = fd
+            tempPath = nil
         } else {
             let url = URL(fileURLWithPath: path)
             let dir = url.deletingLastPathComponent().path
@@ -245,6 +251,13 @@ public final class OutputFile {
 
     deinit { abort() }
 
+    /// True when `path` exists and is not a regular file (or a link to one).
+    static func isSpecialFile(_ path: String) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        return (st.st_mode & S_IFMT) != S_IFREG
+    }
+
     /// Queues bytes; compression and the write happen on a background thread.
     public func write(_ bytes: [UInt8]) throws(IOError) {
         try writer.enqueue(bytes)
@@ -255,7 +268,10 @@ public final class OutputFile {
         guard !committed else { return }
         try writer.finish()
         committed = true
-        guard let tempPath else { return }
+        guard let tempPath else {
+            if fd > 2 { close(fd) }
+            return
+        }
         if fsync(fd) != 0 { throw IOError.errno(path, "fsync failed") }
         close(fd)
         if rename(tempPath, path) != 0 { throw IOError.errno(path, "cannot rename \(tempPath) into place") }
@@ -269,6 +285,8 @@ public final class OutputFile {
         if let tempPath {
             close(fd)
             unlink(tempPath)
+        } else if fd > 2 {
+            close(fd)
         }
     }
 }
