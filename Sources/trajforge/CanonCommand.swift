@@ -7,13 +7,15 @@ struct CanonCommand: ParsableCommand {
         commandName: "canon",
         abstract: "Print each line's JSON in canonical form: sorted keys, no spaces, minimal escapes.",
         discussion: """
-            This is the form trajforge hashes for identity and exact dedup. Object keys are sorted by code
-            point, numbers keep their source text (1.0 stays 1.0), strings are escaped the way Python's
-            json.dumps(ensure_ascii=False) escapes them. A line that is not JSON is reported with the byte
-            offset of the problem (exit status 65).
+            This is the form trajforge hashes for identity and exact dedup.
+            Object keys are sorted by code point, numbers keep their source text
+            (1.0 stays 1.0), strings are escaped the way Python's
+            json.dumps(ensure_ascii=False) escapes them. A line that is not JSON
+            is reported with the byte offset of the problem (exit status 65).
 
-            --mark prefixes every output line with '+' (canonical JSON follows) or '-' (an error follows),
-            one output line per input line, blank lines included: handy for comparing with other parsers.
+            --mark prefixes every output line with '+' (canonical JSON follows)
+            or '-' (an error follows), one output line per input line, blank
+            lines included: handy for comparing with other parsers.
             """)
 
     @Flag(help: "One output line per input line: '+<json>' or '-<error>'.")

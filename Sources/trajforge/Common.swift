@@ -58,14 +58,7 @@ struct RecordIOOptions: ParsableArguments {
     }
 
     /// The rejects path for this output: explicit, or `<output stem>.rejects.jsonl`, or nil for stdout.
-    var rejectsPath: String? {
-        if let rejects { return rejects }
-        if output == "-" { return nil }
-        var stem = output
-        for suffix in [".gz", ".zst", ".zstd"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
-        for suffix in [".jsonl", ".json"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
-        return stem + ".rejects.jsonl"
-    }
+    var rejectsPath: String? { rejects ?? siblingPath("rejects") }
 }
 
 /// Writes to standard error.
@@ -73,22 +66,61 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Runs a stage with the shared output/rejects/ledger handling and exits with the right status.
-func runStage(_ io: RecordIOOptions, body: (OutputFile, OutputFile?) throws -> Ledger) throws {
+/// Where a stage's dropped records go (stages that drop records by policy: validate, filter, dedup, split).
+struct DropsOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Where dropped records are listed (id, stage, reason, details). Default: beside the output as <name>.drops.jsonl; with standard output, not written (the ledger still counts them).",
+        valueName: "path"))
+    var drops: String?
+
+    func path(for io: RecordIOOptions) -> String? {
+        if let drops { return drops }
+        return io.siblingPath("drops")
+    }
+}
+
+extension RecordIOOptions {
+    /// `<output stem>.<kind>.jsonl` beside the output, or nil when the output is standard output.
+    func siblingPath(_ kind: String) -> String? {
+        if output == "-" { return nil }
+        var stem = output
+        for suffix in [".gz", ".zst", ".zstd"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
+        for suffix in [".jsonl", ".json"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
+        return stem + "." + kind + ".jsonl"
+    }
+}
+
+/// The files a stage writes; all are committed together when the stage succeeds.
+struct StageFiles {
+    let output: OutputFile
+    let rejects: OutputFile
+    let drops: OutputFile?
+    /// Extra files a command opened (reports); committed with the rest.
+    var extra: [OutputFile] = []
+}
+
+/// Runs a stage with the shared output/rejects/drops/ledger handling and exits with the right status.
+func runStage(_ io: RecordIOOptions, drops: DropsOption? = nil, body: (inout StageFiles) throws -> Ledger) throws {
     ensureUTF8Locale()
     let ledger: Ledger
+    let dropsPath = drops?.path(for: io)
     do {
-        let output = try OutputFile(path: io.output, compression: io.outputCompression)
-        let rejectsFile = try io.rejectsPath.map { try OutputFile(path: $0, compression: OutputCompression(.none)) } ?? OutputFile.standardError()
-        ledger = try body(output, rejectsFile)
-        try output.commit()
-        try rejectsFile.commit()
+        var files = StageFiles(
+            output: try OutputFile(path: io.output, compression: io.outputCompression),
+            rejects: try io.rejectsPath.map { try OutputFile(path: $0, compression: OutputCompression(.none)) } ?? OutputFile.standardError(),
+            drops: try dropsPath.map { try OutputFile(path: $0, compression: OutputCompression(.none)) })
+        ledger = try body(&files)
+        try files.output.commit()
+        try files.rejects.commit()
+        try files.drops?.commit()
+        for f in files.extra { try f.commit() }
     } catch let error as IOError {
         printError("error: \(error)")
         throw ExitCode(ExitStatus.ioFailure)
     }
     printError(io.quiet ? ledger.summary : ledger.report)
     if let path = io.rejectsPath, ledger.rejectedTotal > 0 { printError("rejects: \(path)") }
+    if let dropsPath, ledger.droppedTotal > 0 { printError("drops: \(dropsPath)") }
     if let path = io.ledger {
         do {
             let file = try OutputFile(path: path, compression: OutputCompression(.none))

@@ -7,21 +7,26 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write canonical trajectories in a training framework's format (OpenAI messages or LLaMA-Factory ShareGPT).",
         discussion: """
-            --to openai     {messages, tools} records with OpenAI tool calls: TRL, axolotl, and LLaMA-Factory
-                            (formatting: openai)
-            --to sharegpt   LLaMA-Factory ShareGPT {conversations, system, tools}, the APIGen-MT-5k layout;
-                            --dataset-name registers the file in dataset_info.json
+            --to openai    {messages, tools} with OpenAI tool calls: TRL, axolotl,
+                           LLaMA-Factory (formatting: openai)
+            --to sharegpt  LLaMA-Factory ShareGPT {conversations, system, tools}, the
+                           APIGen-MT-5k layout; --dataset-name registers the file
+                           in dataset_info.json
 
-            Every record carries a `trajforge` column (a JSON string) with what the visible format cannot
-            hold (ids, provenance, outcome, task, meta, text beside tool calls), so `trajforge ingest` of the
-            export gives back the exact canonical records. --no-carry leaves it out.
+            Every record carries a `trajforge` column (a JSON string) with what
+            the visible format cannot hold (ids, provenance, outcome, task, meta,
+            text beside tool calls), so ingesting the export gives back the exact
+            canonical records. --no-carry leaves it out.
 
-            LLaMA-Factory's ShareGPT reader ignores text an assistant wrote beside a tool call, and skips
-            records whose turns do not alternate user/assistant: the ledger counts both.
+            LLaMA-Factory's ShareGPT reader ignores text written beside a tool
+            call and skips records whose turns do not alternate user/assistant:
+            the ledger counts both.
 
             Examples:
-              trajforge export --to sharegpt retail.jsonl -o data/retail.json --dataset-name retail_sft
-              trajforge export --to openai --arguments string retail.jsonl -o retail.openai.jsonl
+              trajforge export --to sharegpt retail.jsonl -o data/retail.json \\
+                  --dataset-name retail_sft
+              trajforge export --to openai --arguments string retail.jsonl \\
+                  -o retail.openai.jsonl
             """)
 
     @Option(help: ArgumentHelp("Output format: openai or sharegpt.", valueName: "format"))
@@ -59,9 +64,9 @@ struct ExportCommand: ParsableCommand {
         options.carry = carry
         options.threads = io.threadCount
         options.limits = io.limits
-        try runStage(io) { output, rejects in
+        try runStage(io) { files in
             let exporter = Exporter(options: options)
-            try exporter.run(inputs: inputs, output: output, rejects: rejects)
+            try exporter.run(inputs: inputs, output: files.output, rejects: files.rejects)
             return exporter.ledger
         }
         if let datasetName {

@@ -8,23 +8,26 @@ struct IngestCommand: ParsableCommand {
         abstract: "Convert raw rollouts into canonical trajectories (one JSON object per line).",
         discussion: """
             Formats (--from):
-              apigen-mt    APIGen-MT-5k: LLaMA-Factory ShareGPT whose records are all verified (success = true)
-              sharegpt     LLaMA-Factory ShareGPT: conversations of human/gpt/function_call/observation
-              tau-bench    tau-bench v1 results: a JSON array of {task_id, reward, info, traj, trial}
-              tau2-bench   tau2-bench results: one {info, tasks, simulations} object per file
-              openai       OpenAI chat records {messages, tools} (TRL, axolotl)
-              auto         decide per file from the first record (the default)
+              apigen-mt   APIGen-MT-5k: LLaMA-Factory ShareGPT, all records verified
+              sharegpt    LLaMA-Factory ShareGPT (human/gpt/function_call/observation)
+              tau-bench   tau-bench v1 results: [{task_id, reward, info, traj, trial}]
+              tau2-bench  tau2-bench results: {info, tasks, simulations} per file
+              openai      OpenAI chat records {messages, tools} (TRL, axolotl)
+              auto        decide per file from the first record (default)
 
-            Inputs may be .json (a top-level array, streamed), .jsonl, or either compressed with gzip, zstd,
-            xz, bzip2 or lz4 (recognised by magic bytes, not by name); '-' reads standard input.
+            Inputs: .json (a top-level array, streamed), .jsonl, a JSON document,
+            each possibly compressed with gzip, zstd, xz, bzip2 or lz4 (found by
+            magic bytes, not by name); '-' reads standard input.
 
-            Nothing is dropped silently: every record is written, or rejected with its file, line, byte
-            offset and reason. Fields the canonical form has no place for are kept in `meta` at the path
-            they had in the source. tau-bench success is the binary verified check (r_actions / r_outputs,
-            or components.base_success), never `reward == 1`.
+            Nothing is dropped silently: every record is written, or rejected
+            with its file, line, byte offset and reason. Fields the canonical
+            form has no place for stay in `meta` at their source path.
+            tau-bench success is the binary verified check (r_actions,
+            r_outputs, or components.base_success), never `reward == 1`.
 
             Examples:
-              trajforge ingest --from tau-bench --tools retail/tools.json results.json -o retail.jsonl
+              trajforge ingest --from tau-bench --tools retail/tools.json \\
+                  results.json -o retail.jsonl
               trajforge ingest --from apigen-mt apigen-mt_5k.json.gz -o apigen.jsonl.zst
               cat rollouts.jsonl | trajforge ingest - > trajectories.jsonl
             """)
@@ -65,9 +68,9 @@ struct IngestCommand: ParsableCommand {
                 throw ExitCode(ExitStatus.ioFailure)
             }
         }
-        try runStage(io) { output, rejects in
+        try runStage(io) { files in
             let ingester = Ingester(options: options)
-            try ingester.run(inputs: inputs, output: output, rejects: rejects)
+            try ingester.run(inputs: inputs, output: files.output, rejects: files.rejects)
             return ingester.ledger
         }
     }

@@ -31,9 +31,7 @@ do {
     switch (args.first, args.count) {
     case ("json", 2): print(try runJSONBenchmark(file: args[1], threads: threads))
     case ("ingest", 2): print(try runIngestBenchmark(file: args[1], format: format, threads: threads, output: output))
-    #if !NO_BPE
     case ("bpe", 3): print(try runBPEBenchmark(tokenizerPath: args[1], textFile: args[2], threads: threads))
-    #endif
     default:
         FileHandle.standardError.write(Data((usage + "\n").utf8))
         exit(64)

@@ -36,16 +36,9 @@ public final class Exporter {
 
     public func run(inputs: [String], output: OutputFile, rejects: OutputFile?) throws(IOError) {
         let options = self.options
-        for path in inputs {
-            let input = try openRecords(path, limits: options.limits)
-            guard let reader = input.reader else {
-                ledger.note("\(input.describe(path)) (no records)")
-                continue
-            }
-            try RecordStage.run(reader: reader, threads: options.threads, ledger: &ledger, output: output, rejects: rejects) { item, batch in
-                guard case .record(let raw) = item else { return ItemOutput() }
-                return Exporter.handle(raw, batch: batch, options: options)
-            }
+        try TrajectoryStage.run(inputs: inputs, stage: "export", threads: options.threads, limits: options.limits, ledger: &ledger,
+                                output: output, rejects: rejects, drops: nil) { t, out in
+            Exporter.export(t, options: options, into: &out)
         }
         let lossy = ledger.counters[Exporter.textBesideCalls, default: 0]
         if lossy > 0 {
@@ -56,16 +49,7 @@ public final class Exporter {
     static let textBesideCalls = "assistant turns with text beside tool calls"
     static let brokenAlternation = "records LLaMA-Factory would skip (turns do not alternate user/assistant)"
 
-    static func handle(_ raw: RawRecord, batch: RecordBatch, options: ExportOptions) -> ItemOutput {
-        var out = ItemOutput()
-        out.inputs = 1
-        let t: Trajectory
-        switch readTrajectory(batch, raw) {
-        case .success(let value): t = value
-        case .failure(let reject):
-            out.rejects.append(reject)
-            return out
-        }
+    static func export(_ t: Trajectory, options: ExportOptions, into out: inout ItemOutput) {
         var (visible, stats) = visibleRecord(t, options: options)
         out.count(textBesideCalls, stats.textBesideCalls)
         if !stats.alternates { out.count(brokenAlternation) }
@@ -73,9 +57,8 @@ public final class Exporter {
             let rebuilt = rebuild(visible, format: options.format)
             visible[Carry.column] = .string(JSON.object(Carry.make(canonical: t, rebuilt: rebuilt)).serialized())
         }
-        out.kept = 1
+        out.kept += 1
         out.emit(.object(visible))
-        return out
     }
 
     /// What ingesting `visible` (without its carry column) gives.
@@ -180,20 +163,6 @@ public final class Exporter {
         var j = k - 1
         while j >= 0, ms[j].role == .tool { j -= 1 }
         return j >= 0 ? max(1, ms[j].toolCalls.count) : 1
-    }
-}
-
-/// Decodes a canonical trajectory from a batch record, or says why it is not one.
-public func readTrajectory(_ batch: RecordBatch, _ raw: RawRecord, stage: String = "export") -> Result<Trajectory, Reject> {
-    let bytes = batch.storage[raw.range]
-    switch parseRecord(batch, raw) {
-    case .failure(let error):
-        return .failure(Reject(stage: stage, at: raw.location, reason: .invalidJSON, detail: error.description, excerptOf: bytes))
-    case .success(let json):
-        do throws(DecodeError) { return .success(try Trajectory(json: json)) } catch {
-            return .failure(Reject(stage: stage, at: raw.location, reason: .notCanonical,
-                                   detail: "not a trajforge trajectory (\(error)); run `trajforge ingest` first", excerptOf: bytes))
-        }
     }
 }
 

@@ -4,6 +4,9 @@ import ByteJSON
 public struct ItemOutput: Sendable {
     public var lines: [UInt8] = []
     public var rejects: [Reject] = []
+    public var drops: [Drop] = []
+    /// Extra lines for a stage's side report (e.g. validation findings), written in input order.
+    public var side: [JSON] = []
     public var inputs = 0
     public var kept = 0
     public var outputs = 0
@@ -27,7 +30,7 @@ public struct ItemOutput: Sendable {
 /// outputs and rejects in input order and account for every item in the ledger.
 public enum RecordStage {
     public static func run(reader: RecordReader, threads: Int, ledger: inout Ledger, output: OutputFile?, rejects: OutputFile?,
-                           onBatch: (RecordBatch) -> Void = { _ in },
+                           drops: OutputFile? = nil, side: OutputFile? = nil, onBatch: (RecordBatch) -> Void = { _ in },
                            handle: @escaping @Sendable (BatchItem, RecordBatch) -> ItemOutput) throws(IOError)
     {
         while let batch = try reader.nextBatch() {
@@ -45,7 +48,18 @@ public enum RecordStage {
             }
             var lines: [UInt8] = []
             var rejected: [Reject] = []
+            var dropped: [UInt8] = []
+            var sideLines: [UInt8] = []
             for r in results {
+                for s in r.side {
+                    JSONWriter.compact.write(s, into: &sideLines)
+                    sideLines.append(0x0A)
+                }
+                for d in r.drops {
+                    ledger.drop(d.reason)
+                    JSONWriter.compact.write(d.json, into: &dropped)
+                    dropped.append(0x0A)
+                }
                 ledger.input += r.inputs
                 ledger.kept += r.kept
                 ledger.output += r.outputs
@@ -55,6 +69,8 @@ public enum RecordStage {
                 rejected.append(contentsOf: r.rejects)
             }
             if let output, !lines.isEmpty { try output.write(lines) }
+            if let drops, !dropped.isEmpty { try drops.write(dropped) }
+            if let side, !sideLines.isEmpty { try side.write(sideLines) }
             try writeRejects(rejected, to: rejects)
         }
     }
@@ -165,5 +181,19 @@ final class WholeDocumentReader: ChunkedInput, RecordReader {
 public func parseRecord(_ batch: RecordBatch, _ raw: RawRecord) -> Result<JSON, JSONError> {
     do { return .success(try batch.storage[raw.range].withUnsafeBytes { (b) throws(JSONError) -> JSON in try JSON.parse(b) }) } catch {
         return .failure((error as! JSONError).shifted(by: raw.location.offset))
+    }
+}
+
+/// Decodes a canonical trajectory from a batch record, or says why it is not one.
+public func readTrajectory(_ batch: RecordBatch, _ raw: RawRecord, stage: String = "export") -> Result<Trajectory, Reject> {
+    let bytes = batch.storage[raw.range]
+    switch parseRecord(batch, raw) {
+    case .failure(let error):
+        return .failure(Reject(stage: stage, at: raw.location, reason: .invalidJSON, detail: error.description, excerptOf: bytes))
+    case .success(let json):
+        do throws(DecodeError) { return .success(try Trajectory(json: json)) } catch {
+            return .failure(Reject(stage: stage, at: raw.location, reason: .notCanonical,
+                                   detail: "not a trajforge trajectory (\(error)); run `trajforge ingest` first", excerptOf: bytes))
+        }
     }
 }
