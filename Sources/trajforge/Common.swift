@@ -9,12 +9,8 @@ enum ExitStatus {
     static let ioFailure: Int32 = 74
 }
 
-/// Options every record-processing command shares.
-struct RecordIOOptions: ParsableArguments {
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp(
-        "Where to write records ('-' = standard output). A .gz or .zst suffix compresses the file.", valueName: "path"))
-    var output: String = "-"
-
+/// Options every stage shares, whatever it writes.
+struct StageOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
         "Where rejected records go (file, line, byte offset, reason). Default: beside the output as <name>.rejects.jsonl; with standard output, on standard error.",
         valueName: "path"))
@@ -52,13 +48,27 @@ struct RecordIOOptions: ParsableArguments {
     var threadCount: Int { threads ?? defaultThreadCount }
     var limits: ReaderLimits { ReaderLimits(maxRecordBytes: maxRecordBytes) }
 
-    var outputCompression: OutputCompression {
-        let codec = compression.flatMap(Compression.init(rawValue:)) ?? Compression.forOutputPath(output)
-        return OutputCompression(codec, level: level)
+    /// The compression for `path`: --compression, else the path's suffix.
+    func compression(for path: String) -> OutputCompression {
+        OutputCompression(compression.flatMap(Compression.init(rawValue:)) ?? Compression.forOutputPath(path), level: level)
     }
+}
+
+/// Options of stages that write one record stream.
+struct RecordIOOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp(
+        "Where to write records ('-' = standard output). A .gz or .zst suffix compresses the file.", valueName: "path"))
+    var output: String = "-"
+
+    @OptionGroup var stage: StageOptions
+
+    var threadCount: Int { stage.threadCount }
+    var limits: ReaderLimits { stage.limits }
+    var quiet: Bool { stage.quiet }
+    var outputCompression: OutputCompression { stage.compression(for: output) }
 
     /// The rejects path for this output: explicit, or `<output stem>.rejects.jsonl`, or nil for stdout.
-    var rejectsPath: String? { rejects ?? siblingPath("rejects") }
+    var rejectsPath: String? { stage.rejects ?? siblingPath("rejects") }
 }
 
 /// Writes to standard error.
@@ -118,10 +128,15 @@ func runStage(_ io: RecordIOOptions, drops: DropsOption? = nil, body: (inout Sta
         printError("error: \(error)")
         throw ExitCode(ExitStatus.ioFailure)
     }
-    printError(io.quiet ? ledger.summary : ledger.report)
-    if let path = io.rejectsPath, ledger.rejectedTotal > 0 { printError("rejects: \(path)") }
+    try finishStage(ledger, io.stage, rejectsPath: io.rejectsPath, dropsPath: dropsPath)
+}
+
+/// Prints the ledger (and where rejects and drops went), writes --ledger, applies --strict.
+func finishStage(_ ledger: Ledger, _ stage: StageOptions, rejectsPath: String?, dropsPath: String?) throws {
+    printError(stage.quiet ? ledger.summary : ledger.report)
+    if let rejectsPath, ledger.rejectedTotal > 0 { printError("rejects: \(rejectsPath)") }
     if let dropsPath, ledger.droppedTotal > 0 { printError("drops: \(dropsPath)") }
-    if let path = io.ledger {
+    if let path = stage.ledger {
         do {
             let file = try OutputFile(path: path, compression: OutputCompression(.none))
             try file.write(ledger.json.serializedBytes(.pretty) + [0x0A])
@@ -131,5 +146,5 @@ func runStage(_ io: RecordIOOptions, drops: DropsOption? = nil, body: (inout Sta
             throw ExitCode(ExitStatus.ioFailure)
         }
     }
-    if io.strict && ledger.rejectedTotal > 0 { throw ExitCode(ExitStatus.strictRejects) }
+    if stage.strict && ledger.rejectedTotal > 0 { throw ExitCode(ExitStatus.strictRejects) }
 }

@@ -7,6 +7,8 @@ public struct ItemOutput: Sendable {
     public var drops: [Drop] = []
     /// Extra lines for a stage's side report (e.g. validation findings), written in input order.
     public var side: [JSON] = []
+    /// Which of a stage's outputs (`lanes`) this item's lines go to (e.g. train / validation).
+    public var lane = 0
     public var inputs = 0
     public var kept = 0
     public var outputs = 0
@@ -30,7 +32,8 @@ public struct ItemOutput: Sendable {
 /// outputs and rejects in input order and account for every item in the ledger.
 public enum RecordStage {
     public static func run(reader: RecordReader, threads: Int, ledger: inout Ledger, output: OutputFile?, rejects: OutputFile?,
-                           drops: OutputFile? = nil, side: OutputFile? = nil, onBatch: (RecordBatch) -> Void = { _ in },
+                           lanes: [OutputFile?] = [], drops: OutputFile? = nil, side: OutputFile? = nil,
+                           onBatch: (RecordBatch) -> Void = { _ in },
                            handle: @escaping @Sendable (BatchItem, RecordBatch) -> ItemOutput) throws(IOError)
     {
         while let batch = try reader.nextBatch() {
@@ -47,6 +50,7 @@ public enum RecordStage {
                 }
             }
             var lines: [UInt8] = []
+            var laneLines = [[UInt8]](repeating: [], count: lanes.count)
             var rejected: [Reject] = []
             var dropped: [UInt8] = []
             var sideLines: [UInt8] = []
@@ -65,10 +69,11 @@ public enum RecordStage {
                 ledger.output += r.outputs
                 for (k, v) in r.counters { ledger.count(k, v) }
                 for reject in r.rejects { ledger.reject(reject.reason) }
-                lines.append(contentsOf: r.lines)
+                if lanes.isEmpty { lines.append(contentsOf: r.lines) } else { laneLines[r.lane].append(contentsOf: r.lines) }
                 rejected.append(contentsOf: r.rejects)
             }
             if let output, !lines.isEmpty { try output.write(lines) }
+            for (k, bytes) in laneLines.enumerated() where !bytes.isEmpty { try lanes[k]?.write(bytes) }
             if let drops, !dropped.isEmpty { try drops.write(dropped) }
             if let side, !sideLines.isEmpty { try side.write(sideLines) }
             try writeRejects(rejected, to: rejects)

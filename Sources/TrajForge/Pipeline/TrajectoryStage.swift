@@ -16,7 +16,7 @@ public enum TrajectoryStage {
     /// Reads `inputs` (JSONL / JSON array / compressed / shard-free), decodes each record as a
     /// canonical trajectory (rejecting what is not one) and hands it to `body` on a worker thread.
     public static func run(inputs: [String], stage: String, threads: Int, limits: ReaderLimits, ledger: inout Ledger,
-                           output: OutputFile?, rejects: OutputFile?, drops: OutputFile?, side: OutputFile? = nil,
+                           output: OutputFile?, lanes: [OutputFile?] = [], rejects: OutputFile?, drops: OutputFile?, side: OutputFile? = nil,
                            body: @escaping @Sendable (Trajectory, inout ItemOutput) -> Void) throws(IOError)
     {
         for path in inputs {
@@ -25,8 +25,8 @@ public enum TrajectoryStage {
                 ledger.note("\(input.describe(path)) (no records)")
                 continue
             }
-            try RecordStage.run(reader: reader, threads: threads, ledger: &ledger, output: output, rejects: rejects, drops: drops,
-                                side: side) { item, batch in
+            try RecordStage.run(reader: reader, threads: threads, ledger: &ledger, output: output, rejects: rejects, lanes: lanes,
+                                drops: drops, side: side) { item, batch in
                 var out = ItemOutput()
                 guard case .record(let raw) = item else { return out }
                 out.inputs = 1
