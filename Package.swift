@@ -26,7 +26,7 @@ let package = Package(
 
         // Standalone libraries: they know nothing of trajectories.
         .target(name: "ByteJSON"),
-        .target(name: "Jinja"),
+        .target(name: "Jinja", dependencies: ["ByteJSON"]),
         .target(name: "BPE", dependencies: ["ByteJSON"]),
 
         // The library: one folder per stage.

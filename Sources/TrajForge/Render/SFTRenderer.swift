@@ -1,0 +1,343 @@
+import BPE
+import ByteJSON
+import Foundation
+import Jinja
+
+/// How trajectories become SFT samples.
+public enum RenderMode: String, Sendable, CaseIterable {
+    /// One sample per assistant reply: that reply supervised, everything before it context (APIGen-MT).
+    case perTurn = "per-turn"
+    /// One sample per trajectory, every assistant reply supervised (needs a prefix-stable template).
+    case allTurns = "all-turns"
+}
+
+/// What `render` writes.
+public enum RenderOutput: String, Sendable, CaseIterable {
+    /// `{id, text, spans, …}` (+ `input_ids`, `labels` with a tokenizer): schemas/sample.schema.json
+    case rendered
+    /// TRL conversational: per-turn `{prompt, completion, tools}`, all-turns `{messages, tools}`.
+    case trl
+    /// LLaMA-Factory ShareGPT, each sample's conversation ending at its supervised reply.
+    case sharegpt
+}
+
+public struct SFTRenderOptions: Sendable {
+    public var mode: RenderMode = .perTurn
+    public var output: RenderOutput = .rendered
+    public var arguments: ArgumentsForm = .object
+    /// Extra template variables (`--var`), e.g. `tools_in_user_message: false`.
+    public var variables: JSONObject = [:]
+    /// Pins `strftime_now` and `date_string`.
+    public var date: CivilDateTime?
+    public var budget: Budget = .default
+    /// Keep samples whose supervised span has no end-of-turn token (dropped by default).
+    public var allowMissingEndOfTurn = false
+    public var tokenization: TokenizationOptions?
+    public var threads: Int = defaultThreadCount
+    public var limits = ReaderLimits()
+    public init() {}
+}
+
+/// The render stage: canonical trajectories → SFT samples, rendered with the model's own chat
+/// template, with supervised character spans (and token ids and labels with a tokenizer).
+public final class SFTRenderer {
+    let template: ChatTemplate
+    let options: SFTRenderOptions
+    public private(set) var ledger = Ledger(stage: "render")
+
+    public init(template: ChatTemplate, options: SFTRenderOptions) {
+        self.template = template
+        self.options = options
+        ledger.outputUnit = "samples"
+    }
+
+    /// `trace`, if given, receives every template render: its variables and its output (or the
+    /// error), for `tools/render_conformance.py` to replay with Python jinja2.
+    public func run(inputs: [String], output: OutputFile, rejects: OutputFile?, drops: OutputFile?, trace: OutputFile?) throws(IOError) {
+        let template = self.template
+        let options = self.options
+        let tracing = trace != nil
+        if let trace {
+            // The first trace line says which template (and clock) the renders used.
+            var header: JSONObject = ["template": .string(template.name), "sha256": .string(template.sha256), "source": .string(template.source)]
+            if let date = options.date { header["date"] = .string(formatDate(date, "%Y-%m-%d")) }
+            try trace.write(JSON.object(header).serializedBytes() + [0x0A])
+        }
+        try TrajectoryStage.run(inputs: inputs, stage: "render", threads: options.threads, limits: options.limits, ledger: &ledger,
+                                output: output, rejects: rejects, drops: drops, side: trace) { t, out in
+            var session = RenderSession(t, template: template, options: options, tracing: tracing)
+            session.produce(into: &out)
+            if tracing {
+                // Also the whole conversation, and all but its last message with a generation prompt.
+                let n = session.context.messageValues.count
+                _ = session.render(count: n, generationPrompt: false)
+                if n > 1 { _ = session.render(count: n - 1, generationPrompt: true) }
+            }
+            out.side = session.trace
+        }
+        if template.readsClock && options.date == nil {
+            ledger.note("the template reads the clock (strftime_now): pass --date YYYY-MM-DD for reproducible output")
+        }
+        let methods = ["prefix", "sentinel"].compactMap { m in ledger.counters["spans found by \(m)"].map { "\(m) \($0)" } }
+        if !methods.isEmpty { ledger.note("spans found: \(methods.joined(separator: ", "))") }
+    }
+}
+
+/// Rendering one trajectory.
+struct RenderSession {
+    let t: Trajectory
+    let template: ChatTemplate
+    let options: SFTRenderOptions
+    let context: ChatContext
+    let renderOptions: Jinja.RenderOptions
+    let tracing: Bool
+    var trace: [JSON] = []
+
+    /// Stands in for an assistant reply's content when a template is not prefix-stable.
+    static let sentinel = "\u{E000}trajforge-span\u{E001}"
+
+    init(_ t: Trajectory, template: ChatTemplate, options: SFTRenderOptions, tracing: Bool) {
+        self.t = t
+        self.template = template
+        self.options = options
+        self.tracing = tracing
+        var extra = options.variables
+        if let date = options.date, extra["date_string"] == nil {
+            extra["date_string"] = .string(formatDate(date, "%d %b %Y"))
+        }
+        context = ChatContext(t, template: template, arguments: options.arguments, extra: extra)
+        if let date = options.date {
+            renderOptions = Jinja.RenderOptions.pinned(to: date, budget: options.budget)
+        } else {
+            renderOptions = Jinja.RenderOptions(budget: options.budget)
+        }
+    }
+
+    /// Renders `count` template messages (optionally with one replaced), recording the trace.
+    mutating func render(count: Int, generationPrompt: Bool, replacingLast: (JSON, Value)? = nil) -> Result<[UInt8], TemplateError> {
+        var values = Array(context.messageValues[0..<count])
+        if let (_, value) = replacingLast { values[count - 1] = value }
+        let result: Result<[UInt8], TemplateError>
+        do throws(TemplateError) {
+            let text = try template.template.render(context: context.variables(messages: values, generationPrompt: generationPrompt),
+                                                    options: renderOptions).text
+            result = .success(Array(text.utf8))
+        } catch {
+            result = .failure(error)
+        }
+        if tracing {
+            var messages = Array(context.messagesJSON[0..<count])
+            if let (json, _) = replacingLast { messages[count - 1] = json }
+            var line: JSONObject = ["template": .string(template.name), "record": .string(t.id),
+                                    "variables": context.variablesJSON(messages: messages, generationPrompt: generationPrompt)]
+            switch result {
+            case .success(let bytes): line["output"] = .string(String(decoding: bytes, as: UTF8.self))
+            case .failure(let e): line["error"] = ["kind": .string(e.kind.rawValue), "message": .string(e.message)]
+            }
+            trace.append(.object(line))
+        }
+        return result
+    }
+
+    /// A supervised span (UTF-8 byte range of the text) and how it was found.
+    struct Span {
+        var range: Range<Int>
+        var method: String
+    }
+
+    enum SampleFailure: Error {
+        case drop(reason: String, detail: String)
+    }
+
+    /// Renders the conversation through the assistant reply at template index `i` and finds the
+    /// reply's span: after the generation prompt when the template is prefix-stable there, else at
+    /// a sentinel that replaces the reply; it ends after the reply's end-of-turn token.
+    mutating func turn(_ i: Int) -> Result<([UInt8], Span), SampleFailure> {
+        let full: [UInt8]
+        switch render(count: i + 1, generationPrompt: false) {
+        case .success(let b): full = b
+        case .failure(let e): return .failure(.drop(reason: "template-error", detail: e.description))
+        }
+        var start: Int?
+        var method = "prefix"
+        if case .success(let prompt) = render(count: i, generationPrompt: true), full.starts(with: prompt) {
+            start = prompt.count
+        } else {
+            method = "sentinel"
+            let json: JSON = ["role": "assistant", "content": .string(RenderSession.sentinel)]
+            if case .success(let head) = render(count: i + 1, generationPrompt: false, replacingLast: (json, Value(json: json))),
+               let p = find(Array(RenderSession.sentinel.utf8), in: head), head[..<p] == full[..<min(p, full.count)]
+            {
+                start = p
+            }
+        }
+        guard let start else {
+            return .failure(.drop(reason: "span-not-found",
+                                  detail: "the reply's place in the rendered text could not be found (neither prefix rendering nor the sentinel method applies)"))
+        }
+        var end = full.count
+        var closed = false
+        for marker in template.endOfTurn {
+            if let r = findLast(Array(marker.utf8), in: full, from: start), !closed || r.upperBound > end {
+                end = r.upperBound
+                closed = true
+            }
+        }
+        if !closed {
+            while end > start, isJSONWhitespace(full[end - 1]) { end -= 1 }
+            if !options.allowMissingEndOfTurn {
+                return .failure(.drop(reason: "no-end-of-turn",
+                                      detail: "no end-of-turn token (\(template.endOfTurn.joined(separator: ", "))) after the reply; the model would never learn to stop (--allow-missing-eot keeps it)"))
+            }
+        }
+        guard end > start else { return .failure(.drop(reason: "empty-span", detail: "the reply renders to nothing")) }
+        return .success((full, Span(range: start..<end, method: method)))
+    }
+
+    /// Produces this trajectory's samples (or its drops) into `out`.
+    mutating func produce(into out: inout ItemOutput) {
+        let replies = t.messages.indices.filter { t.messages[$0].role == .assistant }
+        if replies.isEmpty {
+            out.drop(Drop(id: t.id, stage: "render", reason: "no-assistant-turn", detail: "nothing to supervise"))
+            return
+        }
+        switch options.mode {
+        case .perTurn:
+            var produced = 0
+            for k in replies {
+                switch turn(context.offset + k) {
+                case .success(let (text, span)):
+                    if emit(text: text, spans: [span.range], methods: [span.method], turns: [k], into: &out) { produced += 1 }
+                case .failure(.drop(let reason, let detail)):
+                    out.count("samples dropped: \(reason)")
+                    out.drops.append(Drop(id: "\(t.id)#\(k)", stage: "render", reason: reason, detail: detail))
+                }
+            }
+            if produced > 0 { out.kept += 1 } else { out.drop(Drop(id: t.id, stage: "render", reason: "no-samples", detail: "every reply was dropped (see its sample drops)")) }
+        case .allTurns:
+            var spans: [Range<Int>] = []
+            var methods: [String] = []
+            var text: [UInt8] = []
+            for k in replies {
+                switch turn(context.offset + k) {
+                case .success(let (full, span)):
+                    // Later renders must extend earlier ones for the spans to stay in place.
+                    guard full.starts(with: text) else {
+                        out.drop(Drop(id: t.id, stage: "render", reason: "not-prefix-stable",
+                                      detail: "rendering through reply \(k) rewrites earlier text; use --mode per-turn with this template"))
+                        return
+                    }
+                    text = full
+                    spans.append(span.range)
+                    methods.append(span.method)
+                case .failure(.drop(let reason, let detail)):
+                    out.drop(Drop(id: t.id, stage: "render", reason: reason, detail: "reply at messages[\(k)]: \(detail)"))
+                    return
+                }
+            }
+            if emit(text: text, spans: spans, methods: methods, turns: replies, into: &out) { out.kept += 1 }
+        }
+    }
+
+    /// Writes one sample in the chosen output form; false if it was dropped (tokenization).
+    mutating func emit(text: [UInt8], spans: [Range<Int>], methods: [String], turns: [Int], into out: inout ItemOutput) -> Bool {
+        let id = options.mode == .perTurn ? "\(t.id)#\(turns[0])" : t.id
+        for m in methods { out.count("spans found by \(m)") }
+        var record = JSONObject()
+        switch options.output {
+        case .rendered:
+            let textString = String(decoding: text, as: UTF8.self)
+            record["id"] = .string(id)
+            record["trajectory_id"] = .string(t.id)
+            record["mode"] = .string(options.mode.rawValue)
+            record["turns"] = .array(turns.map { .number(JSONNumber($0)) })
+            record["text"] = .string(textString)
+            record["spans"] = .array(scalarSpans(text, spans).map { .array([.number(JSONNumber($0.lowerBound)), .number(JSONNumber($0.upperBound))]) })
+            record["span_method"] = .string(methods.contains("sentinel") ? "sentinel" : "prefix")
+            record["template"] = ["name": .string(template.name), "sha256": .string(template.sha256)]
+            if let tokenization = options.tokenization {
+                switch tokenization.tokenize(text: textString, bytes: text, spans: spans) {
+                case .success(let tokens):
+                    for m in tokens.fields { record[m.key] = m.value }
+                    out.count("supervised tokens", tokens.supervised)
+                    out.count("tokens", tokens.total)
+                    if tokens.truncated { out.count("samples truncated") }
+                case .failure(let failure):
+                    out.count("samples dropped: \(failure.reason)")
+                    out.drops.append(Drop(id: id, stage: "render", reason: failure.reason, detail: failure.detail))
+                    return false
+                }
+            }
+            record["group"] = t.group.map(JSON.string) ?? .null
+            record["domain"] = t.domain.map(JSON.string) ?? .null
+            record["success"] = t.outcome?.success.map(JSON.bool) ?? .null
+            record["source"] = t.source.json
+        case .trl:
+            let upTo = context.offset + turns.last! + 1
+            let conversation = Array(context.messagesJSON[0..<upTo])
+            if options.mode == .perTurn {
+                record["prompt"] = .array(Array(conversation.dropLast()))
+                record["completion"] = .array([conversation.last!])
+            } else {
+                record["messages"] = .array(conversation)
+            }
+            record["tools"] = t.tools.isEmpty ? .array([]) : .array(t.tools)
+            record["id"] = .string(id)
+        case .sharegpt:
+            var cut = t
+            cut.messages = Array(t.messages[...turns.last!])
+            var (visible, _) = Exporter.shareGPTRecord(cut, arguments: options.arguments)
+            visible["id"] = .string(id)
+            record = visible
+        }
+        out.emit(.object(record))
+        return true
+    }
+
+    /// UTF-8 byte ranges of `text` as Unicode-scalar (Python str) index ranges; spans are
+    /// increasing, so scalars are counted in one pass.
+    func scalarSpans(_ text: [UInt8], _ spans: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var cursorByte = 0
+        var cursorScalar = 0
+        for s in spans {
+            for b in text[cursorByte..<s.lowerBound] where b & 0xC0 != 0x80 { cursorScalar += 1 }
+            var hi = cursorScalar
+            for b in text[s.lowerBound..<s.upperBound] where b & 0xC0 != 0x80 { hi += 1 }
+            out.append(cursorScalar..<hi)
+            cursorByte = s.lowerBound
+        }
+        return out
+    }
+}
+
+/// First occurrence of `needle` in `haystack`.
+func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+    var i = 0
+    while i <= haystack.count - needle.count {
+        if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        i += 1
+    }
+    return nil
+}
+
+/// Last occurrence of `needle` in `haystack[from...]`.
+func findLast(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Range<Int>? {
+    guard !needle.isEmpty, haystack.count - from >= needle.count else { return nil }
+    var i = haystack.count - needle.count
+    while i >= from {
+        if haystack[i] == needle[0], haystack[i..<(i + needle.count)].elementsEqual(needle) { return i..<(i + needle.count) }
+        i -= 1
+    }
+    return nil
+}
+
+/// `date` formatted like Python's `strftime` (through the template engine's own strftime_now).
+func formatDate(_ date: CivilDateTime, _ format: String) -> String {
+    let source = "{{ strftime_now(fmt) }}"
+    guard let t = try? Template(source: source, name: "date"),
+          let text = try? t.render(["fmt": .string(format)], options: Jinja.RenderOptions.pinned(to: date))
+    else { return "" }
+    return text
+}
