@@ -123,12 +123,20 @@ struct RenderCommand: ParsableCommand {
     }
 
     func run() throws {
+        var options = SFTRenderOptions()
+        for v in variables {
+            let key = String(v[..<v.firstIndex(of: "=")!])
+            let text = String(v[v.index(after: v.firstIndex(of: "=")!)...])
+            options.variables[key] = (try? JSON.parse(text)) ?? .string(text)
+        }
         let chat: ChatTemplate
-        do { chat = try ChatTemplate.load(template, variant: templateVariant, toolForm: toolForm.flatMap(ToolForm.init(rawValue:))) } catch {
+        do {
+            chat = try ChatTemplate.load(template, variant: templateVariant, toolForm: toolForm.flatMap(ToolForm.init(rawValue:)))
+                .overridingSpecialTokens(from: options.variables)
+        } catch {
             printError("error: --template: \(error)")
             throw ExitCode(ExitStatus.ioFailure)
         }
-        var options = SFTRenderOptions()
         options.mode = RenderMode(rawValue: mode)!
         options.output = RenderOutput(rawValue: to)!
         options.arguments = ArgumentsForm(rawValue: arguments)!
@@ -136,11 +144,6 @@ struct RenderCommand: ParsableCommand {
         options.allowMissingEndOfTurn = allowMissingEot
         options.threads = io.threadCount
         options.limits = io.limits
-        for v in variables {
-            let key = String(v[..<v.firstIndex(of: "=")!])
-            let text = String(v[v.index(after: v.firstIndex(of: "=")!)...])
-            options.variables[key] = (try? JSON.parse(text)) ?? .string(text)
-        }
         if let tokenizer {
             do {
                 var t = TokenizationOptions(tokenizer: try Tokenizer(tokenizerJSONPath: tokenizer), endOfTurn: chat.endOfTurn)

@@ -103,6 +103,18 @@ public struct ChatTemplate: Sendable {
         return (source, tokens)
     }
 
+    /// This template with special tokens set by the user (`--var bos_token=…`): they are template
+    /// variables, and `eos_token` also ends supervised spans.
+    public func overridingSpecialTokens(from variables: JSONObject) throws(TemplateError) -> ChatTemplate {
+        var tokens = specialTokens
+        var changed = false
+        for m in variables where m.key.hasSuffix("_token") || m.key == "additional_special_tokens" {
+            tokens[m.key] = m.value
+            changed = true
+        }
+        return changed ? try ChatTemplate(name: name, source: source, specialTokens: tokens, toolForm: toolForm) : self
+    }
+
     /// True when the template reads the clock (`strftime_now`): pin it with --date for reproducible output.
     public var readsClock: Bool { source.contains("strftime_now") }
 }

@@ -163,12 +163,21 @@ struct RenderSession {
         if case .success(let prompt) = render(count: i, generationPrompt: true), full.starts(with: prompt) {
             start = prompt.count
         } else {
+            // The reply starts where a render with a sentinel reply in its place first differs. The
+            // stretch between that point and the sentinel is the template's own lead-in for a text
+            // reply (e.g. a space); a long stretch, or one crossing an end-of-turn token, means the
+            // template rewrote earlier text and no span can be trusted.
             method = "sentinel"
             let json: JSON = ["role": "assistant", "content": .string(RenderSession.sentinel)]
             if case .success(let head) = render(count: i + 1, generationPrompt: false, replacingLast: (json, Value(json: json))),
-               let p = find(Array(RenderSession.sentinel.utf8), in: head), head[..<p] == full[..<min(p, full.count)]
+               let p = find(Array(RenderSession.sentinel.utf8), in: head)
             {
-                start = p
+                var common = 0
+                while common < p, common < full.count, head[common] == full[common] { common += 1 }
+                let leadIn = Array(head[common..<p])
+                if p - common <= 64, !template.endOfTurn.contains(where: { find(Array($0.utf8), in: leadIn) != nil }) {
+                    start = common
+                }
             }
         }
         guard let start else {
