@@ -46,7 +46,7 @@ let package = Package(
                           path: "tools/bench"),
 
         .testTarget(name: "ByteJSONTests", dependencies: ["ByteJSON"]),
-        .testTarget(name: "JinjaTests", dependencies: ["Jinja", "ByteJSON"]),
+        .testTarget(name: "JinjaTests", dependencies: ["Jinja", "ByteJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "BPETests", dependencies: ["BPE", "ByteJSON"]),
         .testTarget(name: "TrajForgeTests", dependencies: ["TrajForge", "ByteJSON"],
                     resources: [.copy("Fixtures")]),

@@ -85,52 +85,95 @@ public struct JSONWriter: Sendable {
 
     /// Appends `s` as a quoted JSON string.
     public static func appendString(_ s: String, asciiOnly: Bool = false, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
         var s = s
-        s.withUTF8 { b in
+        s.withUTF8 { appendString(utf8: $0, asciiOnly: asciiOnly, into: &out) }
+    }
+
+    /// Appends valid UTF-8 `b` as a quoted JSON string. Runs of bytes that need no escape are
+    /// found eight at a time and copied in one piece, into a buffer sized for the worst case.
+    public static func appendString(utf8 b: UnsafeBufferPointer<UInt8>, asciiOnly: Bool = false, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        appendEscaped(utf8: b, asciiOnly: asciiOnly, into: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends the escaped form of valid UTF-8 `b` (a JSON string's contents, without quotes).
+    /// Escaping works byte by byte, so `escaped(a + b) == escaped(a) + escaped(b)` when `a` ends
+    /// on a character boundary: callers extend an earlier result instead of redoing it.
+    public static func appendEscaped(utf8 b: UnsafeBufferPointer<UInt8>, asciiOnly: Bool = false, into out: inout [UInt8]) {
+        let n = b.count
+        // Worst case: every byte becomes \u00XX (6 bytes). Written into an uninitialized buffer,
+        // then appended in one copy.
+        let escaped = [UInt8](unsafeUninitializedCapacity: n * 6) { dst, initialized in
+            initialized = encode(into: dst)
+        }
+        out.append(contentsOf: escaped)
+
+        func encode(into dst: UnsafeMutableBufferPointer<UInt8>) -> Int {
+            var o = 0
+            guard let src = b.baseAddress else { return o }
+            func copy(_ from: Int, _ to: Int) {
+                if to > from { (dst.baseAddress! + o).update(from: src + from, count: to - from); o += to - from }
+            }
+            func u(_ v: UInt32) {
+                let hex: StaticString = "0123456789abcdef"
+                let h = hex.utf8Start
+                dst[o] = UInt8(ascii: "\\"); dst[o + 1] = UInt8(ascii: "u")
+                dst[o + 2] = h[Int(v >> 12 & 0xF)]; dst[o + 3] = h[Int(v >> 8 & 0xF)]
+                dst[o + 4] = h[Int(v >> 4 & 0xF)]; dst[o + 5] = h[Int(v & 0xF)]
+                o += 6
+            }
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
             var run = 0
             var i = 0
-            let n = b.count
             while i < n {
-                let c = b[i]
+                // Skip safe bytes a word at a time: no '"', no '\\', no control byte (no high byte if asciiOnly).
+                while i &+ 8 <= n {
+                    let w = UnsafeRawPointer(src + i).loadUnaligned(as: UInt64.self)
+                    let q = w ^ 0x2222_2222_2222_2222
+                    let k = w ^ 0x5C5C_5C5C_5C5C_5C5C
+                    var hit = ((q &- ones) & ~q | (k &- ones) & ~k | (w &- 0x2020_2020_2020_2020) & ~w) & highs
+                    if asciiOnly { hit |= w & highs }
+                    if hit != 0 { break }
+                    i &+= 8
+                }
+                guard i < n else { break }
+                let c = src[i]
                 if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") && (c < 0x80 || !asciiOnly) {
                     i += 1
                     continue
                 }
-                if i > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<i])) }
+                copy(run, i)
                 if c >= 0x80 {
-                    // asciiOnly: decode one scalar and write it as \uXXXX (a surrogate pair above the BMP).
                     let (scalar, len) = decodeScalar(b, at: i)
                     if scalar >= 0x10000 {
                         let v = scalar - 0x10000
-                        appendU(0xD800 + (v >> 10), into: &out)
-                        appendU(0xDC00 + (v & 0x3FF), into: &out)
+                        u(0xD800 + (v >> 10))
+                        u(0xDC00 + (v & 0x3FF))
                     } else {
-                        appendU(scalar, into: &out)
+                        u(scalar)
                     }
                     i += len
                     run = i
                     continue
                 }
-                out.append(UInt8(ascii: "\\"))
                 switch c {
-                case UInt8(ascii: "\""): out.append(UInt8(ascii: "\""))
-                case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
-                case 0x0A: out.append(UInt8(ascii: "n"))
-                case 0x0D: out.append(UInt8(ascii: "r"))
-                case 0x09: out.append(UInt8(ascii: "t"))
-                case 0x08: out.append(UInt8(ascii: "b"))
-                case 0x0C: out.append(UInt8(ascii: "f"))
-                default:
-                    out.removeLast()
-                    appendU(UInt32(c), into: &out)
+                case UInt8(ascii: "\""): dst[o] = UInt8(ascii: "\\"); dst[o + 1] = c; o += 2
+                case UInt8(ascii: "\\"): dst[o] = c; dst[o + 1] = c; o += 2
+                case 0x0A: dst[o] = UInt8(ascii: "\\"); dst[o + 1] = UInt8(ascii: "n"); o += 2
+                case 0x0D: dst[o] = UInt8(ascii: "\\"); dst[o + 1] = UInt8(ascii: "r"); o += 2
+                case 0x09: dst[o] = UInt8(ascii: "\\"); dst[o + 1] = UInt8(ascii: "t"); o += 2
+                case 0x08: dst[o] = UInt8(ascii: "\\"); dst[o + 1] = UInt8(ascii: "b"); o += 2
+                case 0x0C: dst[o] = UInt8(ascii: "\\"); dst[o + 1] = UInt8(ascii: "f"); o += 2
+                default: u(UInt32(c))
                 }
                 i += 1
                 run = i
             }
-            if n > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<n])) }
+            copy(run, n)
+            return o
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     @inline(__always)

@@ -51,6 +51,14 @@ public final class SFTRenderer {
         ledger.outputUnit = "samples"
     }
 
+    /// The samples of one trajectory (its JSONL lines, drops and counts), without the file plumbing.
+    public func renderSamples(_ t: Trajectory) -> ItemOutput {
+        var out = ItemOutput()
+        var session = RenderSession(t, template: template, options: options, tracing: false)
+        session.produce(into: &out)
+        return out
+    }
+
     /// `trace`, if given, receives every template render: its variables and its output (or the
     /// error), for `tools/render_conformance.py` to replay with Python jinja2.
     public func run(inputs: [String], output: OutputFile, rejects: OutputFile?, drops: OutputFile?, trace: OutputFile?) throws(IOError) {
@@ -92,6 +100,11 @@ struct RenderSession {
     let renderOptions: Jinja.RenderOptions
     let tracing: Bool
     var trace: [JSON] = []
+    /// The previous sample's text, its JSON-escaped form and its scalar count: per-turn texts of a
+    /// prefix-stable template extend each other, so only the new tail is escaped and counted.
+    var previousText: [UInt8] = []
+    var previousEscaped: [UInt8] = []
+    var previousScalars = 0
 
     /// Stands in for an assistant reply's content when a template is not prefix-stable.
     static let sentinel = "\u{E000}trajforge-span\u{E001}"
@@ -106,11 +119,10 @@ struct RenderSession {
             extra["date_string"] = .string(formatDate(date, "%d %b %Y"))
         }
         context = ChatContext(t, template: template, arguments: options.arguments, extra: extra)
-        if let date = options.date {
-            renderOptions = Jinja.RenderOptions.pinned(to: date, budget: options.budget)
-        } else {
-            renderOptions = Jinja.RenderOptions(budget: options.budget)
-        }
+        // One tojson memo per trajectory: its renders share the same tool and argument dicts.
+        var render = options.date.map { Jinja.RenderOptions.pinned(to: $0, budget: options.budget) } ?? Jinja.RenderOptions(budget: options.budget)
+        render.cache = RenderCache()
+        renderOptions = render
     }
 
     /// Renders `count` template messages (optionally with one replaced), recording the trace.
@@ -119,9 +131,8 @@ struct RenderSession {
         if let (_, value) = replacingLast { values[count - 1] = value }
         let result: Result<[UInt8], TemplateError>
         do throws(TemplateError) {
-            let text = try template.template.render(context: context.variables(messages: values, generationPrompt: generationPrompt),
-                                                    options: renderOptions).text
-            result = .success(Array(text.utf8))
+            result = .success(try template.template.renderUTF8(context: context.variables(messages: values, generationPrompt: generationPrompt),
+                                                               options: renderOptions).bytes)
         } catch {
             result = .failure(error)
         }
@@ -160,7 +171,7 @@ struct RenderSession {
         }
         var start: Int?
         var method = "prefix"
-        if case .success(let prompt) = render(count: i, generationPrompt: true), full.starts(with: prompt) {
+        if case .success(let prompt) = render(count: i, generationPrompt: true), hasPrefix(full, prompt) {
             start = prompt.count
         } else {
             // The reply starts where a render with a sentinel reply in its place first differs. The
@@ -231,7 +242,7 @@ struct RenderSession {
                 switch turn(context.offset + k) {
                 case .success(let (full, span)):
                     // Later renders must extend earlier ones for the spans to stay in place.
-                    guard full.starts(with: text) else {
+                    guard hasPrefix(full, text) else {
                         out.drop(Drop(id: t.id, stage: "render", reason: "not-prefix-stable",
                                       detail: "rendering through reply \(k) rewrites earlier text; use --mode per-turn with this template"))
                         return
@@ -255,19 +266,13 @@ struct RenderSession {
         var record = JSONObject()
         switch options.output {
         case .rendered:
-            let textString = String(decoding: text, as: UTF8.self)
-            record["id"] = .string(id)
-            record["trajectory_id"] = .string(t.id)
-            record["mode"] = .string(options.mode.rawValue)
-            record["turns"] = .array(turns.map { .number(JSONNumber($0)) })
-            record["text"] = .string(textString)
-            record["spans"] = .array(scalarSpans(text, spans).map { .array([.number(JSONNumber($0.lowerBound)), .number(JSONNumber($0.upperBound))]) })
-            record["span_method"] = .string(methods.contains("sentinel") ? "sentinel" : "prefix")
-            record["template"] = ["name": .string(template.name), "sha256": .string(template.sha256)]
+            // Written member by member: the text goes from the render's bytes straight into the
+            // line (the sample text is most of the output; no String is made for it).
+            var tokenFields = JSONObject()
             if let tokenization = options.tokenization {
-                switch tokenization.tokenize(text: textString, bytes: text, spans: spans) {
+                switch tokenization.tokenize(text: String(decoding: text, as: UTF8.self), bytes: text, spans: spans) {
                 case .success(let tokens):
-                    for m in tokens.fields { record[m.key] = m.value }
+                    tokenFields = tokens.fields
                     out.count("supervised tokens", tokens.supervised)
                     out.count("tokens", tokens.total)
                     if tokens.truncated { out.count("samples truncated") }
@@ -277,10 +282,34 @@ struct RenderSession {
                     return false
                 }
             }
-            record["group"] = t.group.map(JSON.string) ?? .null
-            record["domain"] = t.domain.map(JSON.string) ?? .null
-            record["success"] = t.outcome?.success.map(JSON.bool) ?? .null
-            record["source"] = t.source.json
+            // Appended straight to the stage's output lines (no intermediate copy of the text).
+            let lineStart = out.lines.count
+            func member(_ key: String, _ value: JSON) {
+                out.lines.append(out.lines.count == lineStart ? UInt8(ascii: "{") : UInt8(ascii: ","))
+                JSONWriter.appendString(key, into: &out.lines)
+                out.lines.append(UInt8(ascii: ":"))
+                JSONWriter.compact.write(value, into: &out.lines)
+            }
+            member("id", .string(id))
+            member("trajectory_id", .string(t.id))
+            member("mode", .string(options.mode.rawValue))
+            member("turns", .array(turns.map { .number(JSONNumber($0)) }))
+            out.lines += Array(#","text":""#.utf8)
+            extendFromPrevious(text)
+            out.lines += previousEscaped
+            out.lines.append(UInt8(ascii: "\""))
+            member("spans", .array(scalarSpans(text, spans).map { .array([.number(JSONNumber($0.lowerBound)), .number(JSONNumber($0.upperBound))]) }))
+            member("span_method", .string(methods.contains("sentinel") ? "sentinel" : "prefix"))
+            member("template", ["name": .string(template.name), "sha256": .string(template.sha256)])
+            for m in tokenFields { member(m.key, m.value) }
+            member("group", t.group.map(JSON.string) ?? .null)
+            member("domain", t.domain.map(JSON.string) ?? .null)
+            member("success", t.outcome?.success.map(JSON.bool) ?? .null)
+            member("source", t.source.json)
+            out.lines.append(UInt8(ascii: "}"))
+            out.lines.append(0x0A)
+            out.outputs += 1
+            return true
         case .trl:
             let upTo = context.offset + turns.last! + 1
             let conversation = Array(context.messagesJSON[0..<upTo])
@@ -303,17 +332,34 @@ struct RenderSession {
         return true
     }
 
+    /// Makes `previous*` describe `text`, reusing the work done for the previous text when it is a prefix.
+    mutating func extendFromPrevious(_ text: [UInt8]) {
+        if !previousText.isEmpty, hasPrefix(text, previousText) {
+            text.withUnsafeBufferPointer { JSONWriter.appendEscaped(utf8: UnsafeBufferPointer(rebasing: $0[previousText.count...]), into: &previousEscaped) }
+            previousScalars += scalarCount(text, previousText.count..<text.count)
+        } else {
+            previousEscaped.removeAll(keepingCapacity: true)
+            text.withUnsafeBufferPointer { JSONWriter.appendEscaped(utf8: $0, into: &previousEscaped) }
+            previousScalars = scalarCount(text, 0..<text.count)
+        }
+        previousText = text
+    }
+
     /// UTF-8 byte ranges of `text` as Unicode-scalar (Python str) index ranges; spans are
-    /// increasing, so scalars are counted in one pass.
+    /// increasing, so scalars are counted in one pass (from the previous text's count when the
+    /// spans lie past it: `previous*` must describe `text` already).
     func scalarSpans(_ text: [UInt8], _ spans: [Range<Int>]) -> [Range<Int>] {
         var out: [Range<Int>] = []
         var cursorByte = 0
         var cursorScalar = 0
+        if let first = spans.first, previousText.count == text.count, first.lowerBound > text.count / 2 {
+            // Count back from the end, whose scalar count is known.
+            cursorByte = first.lowerBound
+            cursorScalar = previousScalars - scalarCount(text, first.lowerBound..<text.count)
+        }
         for s in spans {
-            for b in text[cursorByte..<s.lowerBound] where b & 0xC0 != 0x80 { cursorScalar += 1 }
-            var hi = cursorScalar
-            for b in text[s.lowerBound..<s.upperBound] where b & 0xC0 != 0x80 { hi += 1 }
-            out.append(cursorScalar..<hi)
+            cursorScalar += scalarCount(text, cursorByte..<s.lowerBound)
+            out.append(cursorScalar..<(cursorScalar + scalarCount(text, s)))
             cursorByte = s.lowerBound
         }
         return out
@@ -349,4 +395,31 @@ func formatDate(_ date: CivilDateTime, _ format: String) -> String {
           let text = try? t.render(["fmt": .string(format)], options: Jinja.RenderOptions.pinned(to: date))
     else { return "" }
     return text
+}
+
+/// True when `bytes` starts with `prefix` (memcmp).
+func hasPrefix(_ bytes: [UInt8], _ prefix: [UInt8]) -> Bool {
+    guard bytes.count >= prefix.count else { return false }
+    return bytes.withUnsafeBytes { a in prefix.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, prefix.count) == 0 } }
+}
+
+/// Unicode scalars in `bytes[range]` (valid UTF-8): bytes that are not continuation bytes,
+/// counted eight at a time.
+func scalarCount(_ bytes: [UInt8], _ range: Range<Int>) -> Int {
+    bytes.withUnsafeBytes { raw in
+        var i = range.lowerBound
+        var n = 0
+        while i + 8 <= range.upperBound {
+            let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // A continuation byte is 10xxxxxx: high bit set and the next bit clear.
+            let continuation = w & ~(w << 1) & 0x8080_8080_8080_8080
+            n += 8 - continuation.nonzeroBitCount
+            i += 8
+        }
+        while i < range.upperBound {
+            if raw[i] & 0xC0 != 0x80 { n += 1 }
+            i += 1
+        }
+        return n
+    }
 }
