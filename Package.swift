@@ -45,10 +45,13 @@ let package = Package(
         .executableTarget(name: "trajforge-bench", dependencies: ["TrajForge", "ByteJSON", "Jinja", "BPE"],
                           path: "tools/bench"),
 
+        // Raw template-engine speed per template, beside tools/jinja/bench_python.py.
+        .executableTarget(name: "jinja-bench", dependencies: ["Jinja", "ByteJSON"], path: "tools/jinja/bench"),
+
         .testTarget(name: "ByteJSONTests", dependencies: ["ByteJSON"]),
         .testTarget(name: "JinjaTests", dependencies: ["Jinja", "ByteJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "BPETests", dependencies: ["BPE", "ByteJSON"]),
-        .testTarget(name: "TrajForgeTests", dependencies: ["TrajForge", "ByteJSON"],
+        .testTarget(name: "TrajForgeTests", dependencies: ["TrajForge", "ByteJSON", "Jinja", "BPE"],
                     resources: [.copy("Fixtures")]),
     ]
 )

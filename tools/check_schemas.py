@@ -18,9 +18,15 @@ def records(path):
     if stripped.startswith("{") and "\n" not in stripped.strip():
         yield 1, json.loads(stripped)
         return
-    if path.endswith(".json") and not path.endswith(".jsonl"):
+    if path.endswith(".json") and stripped.startswith("["):
         yield 1, json.loads(text)
         return
+    if path.endswith(".json") and not path.endswith(".jsonl"):
+        try:
+            yield 1, json.loads(text)
+            return
+        except json.JSONDecodeError:
+            pass  # JSON Lines named .json (LLaMA-Factory reads both)
     for n, line in enumerate(text.split("\n"), 1):
         if line.strip():
             yield n, json.loads(line)

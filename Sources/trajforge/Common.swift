@@ -12,7 +12,7 @@ enum ExitStatus {
 /// Options every stage shares, whatever it writes.
 struct StageOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Where rejected records go (file, line, byte offset, reason). Default: beside the output as <name>.rejects.jsonl; with standard output, on standard error.",
+        "Where rejected records go (file, line, byte offset, reason). Default: beside the output as <name>.rejects.jsonl; with standard output (or a device such as /dev/null), on standard error.",
         valueName: "path"))
     var rejects: String?
 
@@ -79,7 +79,7 @@ func printError(_ text: String) {
 /// Where a stage's dropped records go (stages that drop records by policy: validate, filter, dedup, split).
 struct DropsOption: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Where dropped records are listed (id, stage, reason, details). Default: beside the output as <name>.drops.jsonl; with standard output, not written (the ledger still counts them).",
+        "Where dropped records are listed (id, stage, reason, details). Default: beside the output as <name>.drops.jsonl; with standard output or a device, not written (the ledger still counts them).",
         valueName: "path"))
     var drops: String?
 
@@ -90,9 +90,12 @@ struct DropsOption: ParsableArguments {
 }
 
 extension RecordIOOptions {
-    /// `<output stem>.<kind>.jsonl` beside the output, or nil when the output is standard output.
+    /// `<output stem>.<kind>.jsonl` beside the output, or nil when the output is standard output
+    /// or another special file (`-o /dev/null` must not create `/dev/null.rejects.jsonl`).
     func siblingPath(_ kind: String) -> String? {
         if output == "-" { return nil }
+        var info = stat()
+        if stat(output, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG { return nil }
         var stem = output
         for suffix in [".gz", ".zst", ".zstd"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }
         for suffix in [".jsonl", ".json"] where stem.hasSuffix(suffix) { stem.removeLast(suffix.count) }

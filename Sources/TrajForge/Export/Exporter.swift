@@ -168,8 +168,13 @@ public final class Exporter {
 
 /// LLaMA-Factory's `dataset_info.json`: registers an exported file under a dataset name.
 public enum DatasetInfo {
-    public static func entry(fileName: String, format: ExportFormat) -> JSON {
+    public static func entry(fileName: String, format: ExportFormat, ranking: Bool = false) -> JSON {
         switch format {
+        case .sharegpt where ranking:
+            return ["file_name": .string(fileName), "formatting": "sharegpt", "ranking": true,
+                    "columns": ["messages": "conversations", "chosen": "chosen", "rejected": "rejected", "system": "system", "tools": "tools"],
+                    "tags": ["role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                             "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"]]
         case .sharegpt:
             return ["file_name": .string(fileName), "formatting": "sharegpt",
                     "columns": ["messages": "conversations", "system": "system", "tools": "tools"],

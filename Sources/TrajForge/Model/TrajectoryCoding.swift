@@ -77,24 +77,24 @@ extension Message {
         return .object(o)
     }
 
-    init(json: JSON, at path: String) throws(DecodeError) {
-        let o = try DecodeError.object(json, at: path)
-        let roleText = try DecodeError.string(o["role"], at: path + ".role")
+    init(json: JSON, at pathText: @autoclosure () -> String) throws(DecodeError) {
+        let o = try DecodeError.object(json, at: pathText())
+        let roleText = try DecodeError.string(o["role"], at: pathText() + ".role")
         guard let role = Role(rawValue: roleText) else {
-            throw DecodeError(path: path + ".role", "unknown role \"\(roleText)\" (expected system, user, assistant or tool)")
+            throw DecodeError(path: pathText() + ".role", "unknown role \"\(roleText)\" (expected system, user, assistant or tool)")
         }
         self.role = role
-        content = try DecodeError.optionalString(o["content"], at: path + ".content")
+        content = try DecodeError.optionalString(o["content"], at: pathText() + ".content")
         var calls: [ToolCall] = []
         if let raw = o["tool_calls"], !raw.isNull {
-            for (k, c) in try DecodeError.array(raw, at: path + ".tool_calls").enumerated() {
-                calls.append(try ToolCall(json: c, at: "\(path).tool_calls[\(k)]"))
+            for (k, c) in try DecodeError.array(raw, at: pathText() + ".tool_calls").enumerated() {
+                calls.append(try ToolCall(json: c, at: "\(pathText()).tool_calls[\(k)]"))
             }
         }
         toolCalls = calls
-        toolCallID = try DecodeError.optionalString(o["tool_call_id"], at: path + ".tool_call_id")
-        name = try DecodeError.optionalString(o["name"], at: path + ".name")
-        meta = try DecodeError.object(o["meta"] ?? .object([:]), at: path + ".meta")
+        toolCallID = try DecodeError.optionalString(o["tool_call_id"], at: pathText() + ".tool_call_id")
+        name = try DecodeError.optionalString(o["name"], at: pathText() + ".name")
+        meta = try DecodeError.object(o["meta"] ?? .object([:]), at: pathText() + ".meta")
     }
 }
 
@@ -109,12 +109,12 @@ extension ToolCall {
         return .object(o)
     }
 
-    init(json: JSON, at path: String) throws(DecodeError) {
-        let o = try DecodeError.object(json, at: path)
-        id = try DecodeError.string(o["id"], at: path + ".id")
-        name = try DecodeError.string(o["name"], at: path + ".name")
-        arguments = try DecodeError.object(o["arguments"], at: path + ".arguments")
-        meta = try DecodeError.object(o["meta"] ?? .object([:]), at: path + ".meta")
+    init(json: JSON, at pathText: @autoclosure () -> String) throws(DecodeError) {
+        let o = try DecodeError.object(json, at: pathText())
+        id = try DecodeError.string(o["id"], at: pathText() + ".id")
+        name = try DecodeError.string(o["name"], at: pathText() + ".name")
+        arguments = try DecodeError.object(o["arguments"], at: pathText() + ".arguments")
+        meta = try DecodeError.object(o["meta"] ?? .object([:]), at: pathText() + ".meta")
     }
 }
 
@@ -179,36 +179,36 @@ public struct DecodeError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 
-    static func object(_ v: JSON?, at path: String) throws(DecodeError) -> JSONObject {
-        guard case .object(let o)? = v else { throw DecodeError(path: path, "expected an object, found \(v?.typeName ?? "nothing")") }
+    static func object(_ v: JSON?, at path: @autoclosure () -> String) throws(DecodeError) -> JSONObject {
+        guard case .object(let o)? = v else { throw DecodeError(path: path(), "expected an object, found \(v?.typeName ?? "nothing")") }
         return o
     }
 
-    static func array(_ v: JSON?, at path: String) throws(DecodeError) -> [JSON] {
-        guard case .array(let a)? = v else { throw DecodeError(path: path, "expected an array, found \(v?.typeName ?? "nothing")") }
+    static func array(_ v: JSON?, at path: @autoclosure () -> String) throws(DecodeError) -> [JSON] {
+        guard case .array(let a)? = v else { throw DecodeError(path: path(), "expected an array, found \(v?.typeName ?? "nothing")") }
         return a
     }
 
-    static func string(_ v: JSON?, at path: String) throws(DecodeError) -> String {
-        guard case .string(let s)? = v else { throw DecodeError(path: path, "expected a string, found \(v?.typeName ?? "nothing")") }
+    static func string(_ v: JSON?, at path: @autoclosure () -> String) throws(DecodeError) -> String {
+        guard case .string(let s)? = v else { throw DecodeError(path: path(), "expected a string, found \(v?.typeName ?? "nothing")") }
         return s
     }
 
-    static func optionalString(_ v: JSON?, at path: String) throws(DecodeError) -> String? {
+    static func optionalString(_ v: JSON?, at path: @autoclosure () -> String) throws(DecodeError) -> String? {
         switch v {
         case nil, .null?: return nil
         case .string(let s)?: return s
-        case let other?: throw DecodeError(path: path, "expected a string or null, found \(other.typeName)")
+        case let other?: throw DecodeError(path: path(), "expected a string or null, found \(other.typeName)")
         }
     }
 
-    static func optionalInt(_ v: JSON?, at path: String) throws(DecodeError) -> Int? {
+    static func optionalInt(_ v: JSON?, at path: @autoclosure () -> String) throws(DecodeError) -> Int? {
         switch v {
         case nil, .null?: return nil
         case .number(let n)?:
-            guard let i = n.int else { throw DecodeError(path: path, "expected an integer, found \(n.text)") }
+            guard let i = n.int else { throw DecodeError(path: path(), "expected an integer, found \(n.text)") }
             return i
-        case let other?: throw DecodeError(path: path, "expected an integer or null, found \(other.typeName)")
+        case let other?: throw DecodeError(path: path(), "expected an integer or null, found \(other.typeName)")
         }
     }
 }
