@@ -16,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        // Recipes are YAML (read with line numbers for errors).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries (Debian zlib1g-dev, libarchive-dev).
@@ -33,6 +35,7 @@ let package = Package(
         .target(name: "TrajForge", dependencies: [
             "ByteJSON", "Jinja", "BPE", "CZlib", "CArchive",
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
         ]),
 
         // The command-line tool: thin, parses options and calls the library.

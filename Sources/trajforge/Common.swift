@@ -6,6 +6,8 @@ import TrajForge
 /// Exit codes (sysexits): 64 usage, 65 rejects under --strict, 74 I/O failure.
 enum ExitStatus {
     static let strictRejects: Int32 = 65
+    /// A recipe or configuration that does not check out (EX_DATAERR).
+    static let dataError: Int32 = 65
     static let ioFailure: Int32 = 74
 }
 

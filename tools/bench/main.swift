@@ -6,6 +6,7 @@
 //   swift run -c release trajforge-bench render trajectories.jsonl xlam2-llama [--threads N]
 //   swift run -c release trajforge-bench dedup corpus.jsonl [--threads N] [--output PATH]
 //   swift run -c release trajforge-bench dedup-shingles corpus.jsonl [--limit N]
+//   swift run -c release trajforge-bench shard corpus.jsonl [--threads N]
 // tools/bench/gen_chat_jsonl.py writes a chat-like JSONL corpus for the json and ingest benchmarks.
 
 import Foundation
@@ -18,6 +19,7 @@ let usage = """
            trajforge-bench render TRAJECTORIES.jsonl TEMPLATE [--threads N]
            trajforge-bench dedup FILE.jsonl [--threads N] [--output PATH]
            trajforge-bench dedup-shingles FILE.jsonl [--limit N]
+           trajforge-bench shard FILE.jsonl [--threads N]
     """
 
 /// Removes `name VALUE` from `args` and returns VALUE.
@@ -42,6 +44,7 @@ do {
     case ("render", 3): print(try runRenderBenchmark(trajectories: args[1], template: args[2], threads: threads))
     case ("dedup", 2): print(try runDedupBenchmark(file: args[1], threads: threads, output: output))
     case ("dedup-shingles", 2): print(try runShingleDump(file: args[1], limit: shingleLimit))
+    case ("shard", 2): print(try runShardBenchmark(file: args[1], threads: threads))
     default:
         FileHandle.standardError.write(Data((usage + "\n").utf8))
         exit(64)

@@ -67,7 +67,10 @@ public final class FileSource: ByteSource {
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> Int {
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
+            if n >= 0 {
+                IOCounters.bytesRead.add(n, ordering: .relaxed)
+                return n
+            }
             if errno == EINTR { continue }
             throw IOError.errno(path, "read failed")
         }

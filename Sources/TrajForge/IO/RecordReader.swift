@@ -131,6 +131,7 @@ public final class JSONLReader: ChunkedInput, RecordReader {
                 break
             }
         }
+        IOCounters.records.add(batch.items.count, ordering: .relaxed)
         return batch.items.isEmpty && finished ? nil : batch
     }
 

@@ -30,6 +30,9 @@ public struct Ledger: Sendable, Equatable {
         if !notes.contains(text) { notes.append(text) }
     }
 
+    /// Rewrites every note (e.g. to make paths relative).
+    public mutating func mapNotes(_ transform: (String) -> String) { notes = notes.map(transform) }
+
     public mutating func merge(_ other: Ledger) {
         input += other.input
         kept += other.kept
@@ -55,6 +58,20 @@ public struct Ledger: Sendable, Equatable {
         for (k, v) in counters.sorted(by: { $0.key < $1.key }) { lines.append("  \(k): \(v)") }
         for n in notes { lines.append("  note: \(n)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// Reads back `json` (a run's completion records keep their step's ledger).
+    public init?(json: JSON) {
+        guard let stage = json["stage"]?.string else { return nil }
+        self.init(stage: stage)
+        input = json["input"]?.int ?? 0
+        kept = json["kept"]?.int ?? 0
+        output = json["output"]?.int ?? 0
+        outputUnit = json["output_unit"]?.string ?? "records"
+        for m in json["dropped"]?.object?.members ?? [] { dropped[m.key] = m.value.int ?? 0 }
+        for m in json["rejected"]?.object?.members ?? [] { rejected[m.key] = m.value.int ?? 0 }
+        for m in json["counters"]?.object?.members ?? [] { counters[m.key] = m.value.int ?? 0 }
+        notes = json["notes"]?.array?.compactMap(\.string) ?? []
     }
 
     public var json: JSON {
