@@ -84,6 +84,7 @@ enum RetailRecipe {
               format: jsonl
               max_shard_records: 20
               of: [trajectories]
+            stats: {cutoff: 4096}
 
             """
         try recipe.write(toFile: dir + "/recipe.yaml", atomically: true, encoding: .utf8)
@@ -110,14 +111,39 @@ enum RetailRecipe {
     }
 
     @Test func shippedRecipesLoad() throws {
-        for name in ["quickstart.yaml"] {
-            let recipe = try Recipe.load(Paths.repo.appendingPathComponent("recipes/" + name).path)
+        let apigen = Paths.repo.appendingPathComponent("Tests/TrajForgeTests/Fixtures/sharegpt/apigen-mt.json").path
+        for name in ["quickstart.yaml", "apigen-mt-xlam2.yaml", "tau-bench-pairs.yaml"] {
+            let recipe = try Recipe.load(Paths.repo.appendingPathComponent("recipes/" + name).path, variables: ["APIGEN_MT": apigen])
             #expect(!recipe.inputs.isEmpty)
+            #expect(recipe.stats != nil, "\(name) audits its output")
         }
+        let a = try Recipe.load(Paths.repo.appendingPathComponent("recipes/apigen-mt-xlam2.yaml").path, variables: ["APIGEN_MT": apigen])
+        #expect(a.train?.sizes == ["1b", "3b", "8b", "32b", "70b"] && a.train?.frameworks == TrainFramework.allCases && a.render.count == 2)
+        #expect(a.train?.dataFiles == ["sft.sharegpt.jsonl", "sft.messages.jsonl", "sft.trl.jsonl"])
+        let t = try Recipe.load(Paths.repo.appendingPathComponent("recipes/tau-bench-pairs.yaml").path)
+        #expect(t.train?.stages == [.dpo, .kto] && t.pairs?.outputs.contains(.rendered) == true && t.stats?.contamination.count == 1)
         let q = try Recipe.load(Paths.repo.appendingPathComponent("recipes/quickstart.yaml").path)
         #expect(q.name == "quickstart" && q.inputs.count == 1 && q.inputs[0].format == .tauBench)
         #expect(q.filter?.verified == .success && q.dedup?.threshold == 0.8 && q.split?.seed == 6)
         #expect(q.render.map(\.name) == ["xlam-2-8b"] && q.pairs?.outputs == [.trlDPO, .sharegpt] && q.pairs?.options.toolForm == .raw)
+    }
+
+    @Test func statsAndTrainSectionsAreChecked() {
+        let head = "name: x\ninputs:\n  - path: in.json\n"
+        var e = error(head + "train:\n  sizes: [2b]\n")
+        #expect(e?.line == 5 && e?.message.contains("unknown size 2b") == true, "\(String(describing: e))")
+        e = error(head + "train:\n  stages: [dpo]\n  frameworks: [trl]\n")
+        #expect(e?.message.contains("need a pairs section") == true, "\(String(describing: e))")
+        e = error(head + "pairs: {}\ntrain:\n  stages: [kto]\n  frameworks: [llamafactory]\n")
+        #expect(e?.message.contains("no trajforge writer") == true, "\(String(describing: e))")
+        e = error(head + "train:\n  stages: [sft]\n")
+        #expect(e?.message.contains("need a render target") == true, "\(String(describing: e))")
+        e = error(head + "train:\n  gpu: h300\n")
+        #expect(e?.message.contains("unknown GPU h300") == true, "\(String(describing: e))")
+        e = error(head + "stats:\n  target: nope\n")
+        #expect(e?.message.contains("no render target is named nope") == true, "\(String(describing: e))")
+        e = error(head + "stats:\n  cutof: 5\n")
+        #expect(e?.line == 5 && e?.message.contains("cutoff") == true, "\(String(describing: e))")
     }
 
     @Test func errorsNameTheLineAndTheKey() {
@@ -166,7 +192,12 @@ enum RetailRecipe {
         #expect(first.status == 0, "\(first.stderr)")
         let ledgers = try JSON.parse(readBytes(out + "/ledger.json")).array!.compactMap(Ledger.init(json:))
         #expect(ledgers.allSatisfy { $0.balances })
-        #expect(ledgers.map(\.stage) == ["ingest", "validate", "filter", "dedup", "split", "render:xlam-2-8b", "pairs-pool", "pairs:trl-dpo", "pairs:sharegpt", "shard"])
+        #expect(ledgers.map(\.stage) == ["ingest", "validate", "filter", "dedup", "split", "render:xlam-2-8b", "pairs-pool", "pairs:trl-dpo", "pairs:sharegpt", "shard",
+                                         "stats"])
+        // The audit saw every stage's ledger and every output, and names paths inside the output folder relatively.
+        let stats = try JSON.parse(readBytes(out + "/stats/stats.json"))
+        #expect(stats["trajectories"]?["count"]?.int == 2 && stats["samples"]?["count"]?.int == 11 && stats["pairs"]?["count"]?.int == 1)
+        #expect(!String(decoding: try readBytes(out + "/stats/report.html"), as: UTF8.self).contains(out))
         #expect(ledgers[0].input == 3 && ledgers[2].kept == 2)
         #expect(try readJSONL(out + "/pairs/trl-dpo.jsonl").count == 1)
         let trainCount = try readJSONL(out + "/splits/train.jsonl").count, validationCount = try readJSONL(out + "/splits/validation.jsonl").count
@@ -174,7 +205,7 @@ enum RetailRecipe {
         let before = tree(out)
         // Again: nothing to do, nothing changes.
         let again = try runTrajforge(["run", recipe, "-o", out])
-        #expect(again.stderr.contains("0 steps run, 15 already done"), "\(again.stderr)")
+        #expect(again.stderr.contains("0 steps run, 16 already done"), "\(again.stderr)")
         #expect(tree(out) == before)
         // Another thread count from scratch: the same bytes.
         let other = temporaryFolder() + "/out"
@@ -187,7 +218,7 @@ enum RetailRecipe {
         try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("recipes/quickstart").path,
                                          toPath: URL(fileURLWithPath: edited).deletingLastPathComponent().path + "/quickstart")
         let changed = try runTrajforge(["run", edited, "-o", out])
-        #expect(changed.stderr.contains("3 steps run, 12 already done"), "\(changed.stderr)")
+        #expect(changed.stderr.contains("4 steps run, 12 already done"), "\(changed.stderr)")
     }
 
     @Test func killedRunsResumeToTheSameBytes() throws {
@@ -250,6 +281,46 @@ enum RetailRecipe {
         _ = try runTrajforge(["run", recipe, "-o", out, "--task-index", "0", "--task-count", "3"] + vars)
         let merged = try runTrajforge(["run", recipe, "-o", out, "--merge"] + vars)
         #expect(merged.status != 0 && merged.stderr.contains("missing partitions: 1, 2"), "\(merged.stderr)")
+    }
+
+    @Test func trainSectionWritesDataAndConfigs() throws {
+        let dir = temporaryFolder()
+        try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("recipes/quickstart").path, toPath: dir + "/quickstart")
+        let text = try String(contentsOfFile: Paths.repo.appendingPathComponent("recipes/quickstart.yaml").path, encoding: .utf8)
+            + "\ntrain:\n  sizes: [1b, 70b]\n  stages: [sft, dpo]\n  frameworks: all\n  gpu: h100\n  seq_len: 4096\n"
+        try text.write(toFile: dir + "/q.yaml", atomically: true, encoding: .utf8)
+        let out = dir + "/out"
+        let first = try runTrajforge(["run", dir + "/q.yaml", "-o", out])
+        #expect(first.status == 0, "\(first.stderr)")
+        // The data files every framework and stage reads, from the run's own train split and pairs.
+        for name in ["sft.sharegpt.jsonl", "sft.messages.jsonl", "sft.trl.jsonl", "dpo.sharegpt.jsonl", "dpo.trl.jsonl"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/train/data/" + name), "\(name)")
+        }
+        let trainSamples = try readJSONL(out + "/sft/xlam-2-8b/train.jsonl").count
+        #expect(try readJSONL(out + "/train/data/sft.trl.jsonl").count == trainSamples)
+        #expect(try readJSONL(out + "/train/data/dpo.trl.jsonl").count == readJSONL(out + "/pairs/trl-dpo.jsonl").count)
+        // Configs for both sizes, every framework; each points at data that exists (paths relative to the output folder).
+        for size in ["1b", "70b"] {
+            for file in ["llamafactory/sft.yaml", "llamafactory/dpo.yaml", "axolotl/sft.yaml", "trl/sft.yaml", "trl/dpo.yaml", "deepspeed/ds_z3.json",
+                         "plan-sft.json", "launch/trl-sft.sbatch"] {
+                let path = out + "/train/configs/\(size)/" + file
+                #expect(FileManager.default.fileExists(atPath: path), "\(size)/\(file)")
+            }
+            let yaml = String(decoding: try readBytes(out + "/train/configs/\(size)/trl/dpo.yaml"), as: UTF8.self)
+            #expect(yaml.contains("train/data/dpo.trl.jsonl"))
+        }
+        // 70b does not fit one 8 x H100 node for full fine-tuning: the plan spreads it.
+        let plan = try JSON.parse(readBytes(out + "/train/configs/70b/plan-sft.json"))
+        #expect((plan["layout"]?["nodes"]?["value"]?.int ?? 0) > 1, "\(String(describing: plan["layout"]))")
+        let before = tree(out)
+        let again = try runTrajforge(["run", dir + "/q.yaml", "-o", out])
+        #expect(again.stderr.contains("0 steps run"), "\(again.stderr)")
+        #expect(tree(out) == before)
+        // Removing one config file makes the step run again and restores it.
+        try FileManager.default.removeItem(atPath: out + "/train/configs/1b/trl/sft.yaml")
+        let repaired = try runTrajforge(["run", dir + "/q.yaml", "-o", out])
+        #expect(repaired.stderr.contains("1 steps run") || repaired.stderr.contains("1 step run"), "\(repaired.stderr)")
+        #expect(tree(out) == before)
     }
 
     @Test func slurmScripts() throws {

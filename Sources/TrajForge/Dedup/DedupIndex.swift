@@ -37,6 +37,8 @@ final class DedupIndex: @unchecked Sendable {
     static let signedFlag: UInt8 = 4
     static let taskFlag: UInt8 = 8
     static let taskDroppedFlag: UInt8 = 16
+    /// The record's bytes have no line break (known from the first pass's scan).
+    static let oneLineFlag: UInt8 = 32
     static let none = UInt32.max
 
     let permutations: Int
@@ -98,6 +100,43 @@ final class DedupIndex: @unchecked Sendable {
         idBytes.append(contentsOf: f.id.utf8)
         idEnds.append(idBytes.count)
         count += 1
+    }
+
+    /// Appends the facts of a run of records (the next ones in input order).
+    func append(_ run: FactsRun) {
+        precondition(run.permutations == permutations)
+        precondition(count + run.count < Int(DedupIndex.none), "dedup handles at most 4,294,967,294 records per run")
+        flags.append(contentsOf: run.flags)
+        taskKeys.append(contentsOf: run.taskKeys)
+        for k in 0..<run.count {
+            let ordinal = UInt32(count + k)
+            if run.flags[k] & DedupIndex.decodedFlag == 0 {
+                exactFirst.append(ordinal)
+            } else if let first = firstByDigest[run.digests[k]] {
+                exactFirst.append(first)
+            } else {
+                firstByDigest[run.digests[k]] = ordinal
+                exactFirst.append(ordinal)
+            }
+        }
+        if permutations > 0 {
+            var k = 0
+            while k < run.count {
+                if (count + k) % DedupIndex.chunkRecords == 0 {
+                    var chunk: [UInt16] = []
+                    chunk.reserveCapacity(DedupIndex.chunkRecords * permutations)
+                    signatureChunks.append(chunk)
+                }
+                // Up to the end of the run or of the current chunk.
+                let take = min(run.count - k, DedupIndex.chunkRecords - (count + k) % DedupIndex.chunkRecords)
+                signatureChunks[signatureChunks.count - 1].append(contentsOf: run.signatures[(k * permutations)..<((k + take) * permutations)])
+                k += take
+            }
+        }
+        let base = idBytes.count
+        idBytes.append(contentsOf: run.idBytes)
+        for end in run.idEnds { idEnds.append(base + end) }
+        count += run.count
     }
 
     /// Bytes the index holds per record (arrays by element count, the digest table by entry).

@@ -1,5 +1,7 @@
 import ByteJSON
+import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -66,6 +68,7 @@ public final class Deduplicator {
 
     public func run(inputs: [String], output: OutputFile?, rejects: OutputFile?, drops: OutputFile?) throws(IOError) {
         let options = self.options
+        let t0 = DispatchTime.now().uptimeNanoseconds  // TIMING
         // The input is read twice: standard input, pipes and other streams are spooled first.
         var spools: [String] = []
         defer { for path in spools { unlink(path) } }
@@ -80,47 +83,72 @@ public final class Deduplicator {
             }
         }
 
-        // Pass 1: facts of every record, in input order. Workers take runs of a batch's items, so
-        // their scratch buffers serve many records.
+        // Pass 1: facts of every record, in input order. Each worker keeps its scanner (and its
+        // buffers) for the whole pass and takes short runs of a batch's records; one worker also
+        // reads the next batch and adds the previous batch's facts to the index, so both overlap
+        // the work.
         let index = DedupIndex(permutations: options.near ? options.permutations : 0)
         let shingler = Shingler(ngram: options.ngram, observations: options.shingleObservations)
         let hasher = MinHasher(permutations: max(1, options.permutations), seed: options.seed)
         let tools = ToolsDigestCache()
+        let workers = max(1, options.threads)
+        let scanners = WorkerState(count: workers) { _ in
+            (FactScanner(options: options, shingler: shingler, hasher: hasher, tools: tools), FactsScratch())
+        }
         for source in sources {
             let input = try Deduplicator.open(source.path, as: source.name, limits: options.limits)
             guard let reader = input.reader else { continue }
+            let ahead = ReadAhead(reader)
             var next = try reader.nextBatch()
+            var pending: [FactsRun] = []
             while let batch = next {
-                let count = batch.items.count
-                let runs = min(count, max(1, options.threads) * 4)
-                let facts: [[RecordFacts]]
-                (facts, next) = try Deduplicator.mapReadingAhead(count: runs, threads: options.threads, reader: reader) { r -> [RecordFacts] in
-                    var work = FactsScratch()
-                    var out: [RecordFacts] = []
-                    for k in (count * r / runs)..<(count * (r + 1) / runs) {
-                        guard case .record(let raw) = batch.items[k] else { continue }
-                        out.append(Deduplicator.analyze(batch, raw, options: options, shingler: shingler, hasher: hasher, tools: tools, work: &work))
+                let runs = Deduplicator.runs(of: batch.items.count, workers: workers)
+                let previous = pending
+                pending = Deduplicator.overlapped(count: runs.count, workers: workers) {
+                    for run in previous { index.append(run) }
+                    ahead.read()
+                } work: { w, r in
+                    var out = FactsRun(permutations: index.permutations)
+                    scanners.with(w) { state in
+                        for k in runs[r] {
+                            guard case .record(let raw) = batch.items[k] else { continue }
+                            let scanned = batch.storage.withUnsafeBytes { all in
+                                state.0.scan(UnsafeRawBufferPointer(rebasing: all[raw.range]), into: &out)
+                            }
+                            if !scanned {
+                                out.append(Deduplicator.analyze(batch, raw, options: options, shingler: shingler, hasher: hasher,
+                                                                tools: tools, work: &state.1))
+                            }
+                        }
                     }
                     return out
                 }
-                for run in facts { for f in run { index.append(f) } }
+                next = try ahead.take()
             }
+            for run in pending { index.append(run) }
         }
+        let tA = DispatchTime.now().uptimeNanoseconds  // TIMING
         index.resolve(exact: options.exact, near: options.near, bands: options.bands, rows: options.rows, threshold: options.threshold,
                       representatives: options.representatives, maxPerTask: options.maxPerTask)
         stats = index.stats
         indexBytesPerRecord = index.bytesPerRecord
 
-        // Pass 2: kept records (their bytes as read), drops and rejects, in input order.
-        var ledger = Ledger(stage: "dedup")
+        let tB = DispatchTime.now().uptimeNanoseconds  // TIMING
+        // Pass 2: kept records (their bytes as read), drops and rejects, in input order. Workers
+        // decide and write runs of records into their own buffers; one worker also reads the next
+        // batch and hands the previous batch's buffers to the output files, in order.
+        let ledgerBox = SharedBox(Ledger(stage: "dedup"))
+        let failure = SharedBox<IOError?>(nil)
         var nextOrdinal = 0
         for source in sources {
             let input = try Deduplicator.open(source.path, as: source.name, limits: options.limits)
             guard let reader = input.reader else {
-                ledger.note("\(input.describe(source.name)) (no records)")
+                ledgerBox.value.note("\(input.describe(source.name)) (no records)")
                 continue
             }
+            let ahead = ReadAhead(reader)
             var next = try reader.nextBatch()
+            var pending: [RunOutput] = []
             while let batch = next {
                 var ordinals = [Int](repeating: -1, count: batch.items.count)
                 for (k, item) in batch.items.enumerated() {
@@ -131,66 +159,123 @@ public final class Deduplicator {
                 }
                 if nextOrdinal > index.count { break }
                 let batchOrdinals = ordinals
-                let verdicts: [Verdict]
-                (verdicts, next) = try Deduplicator.mapReadingAhead(count: batch.items.count, threads: options.threads, reader: reader) { k -> Verdict in
-                    switch batch.items[k] {
-                    case .problem(let reject): return .reject(reject)
-                    case .context: return .none
-                    case .record(let raw): return Deduplicator.decide(batchOrdinals[k], raw: raw, batch: batch, index: index, options: options)
+                let runs = Deduplicator.runs(of: batch.items.count, workers: workers)
+                let previous = pending
+                pending = Deduplicator.overlapped(count: runs.count, workers: workers) {
+                    Deduplicator.write(previous, output: output, drops: drops, rejects: rejects, ledger: ledgerBox, failure: failure)
+                    ahead.read()
+                } work: { _, r in
+                    var out = RunOutput()
+                    for k in runs[r] {
+                        let verdict: Verdict
+                        switch batch.items[k] {
+                        case .problem(let reject): verdict = .reject(reject)
+                        case .context: verdict = .none
+                        case .record(let raw): verdict = Deduplicator.decide(batchOrdinals[k], raw: raw, batch: batch, index: index, options: options)
+                        }
+                        out.add(verdict, batch: batch)
                     }
+                    return out
                 }
-                var lines: [UInt8] = []
-                lines.reserveCapacity(batch.storage.count + batch.items.count)
-                var dropped: [UInt8] = []
-                var rejected: [Reject] = []
-                for v in verdicts {
-                    switch v {
-                    case .none: continue
-                    case .keep(let range):
-                        lines.append(contentsOf: batch.storage[range])
-                        lines.append(0x0A)
-                    case .keepJSON(let bytes):
-                        lines.append(contentsOf: bytes)
-                        lines.append(0x0A)
-                    case .drop(let d):
-                        ledger.drop(d.reason)
-                        JSONWriter.compact.write(d.json, into: &dropped)
-                        dropped.append(0x0A)
-                    case .reject(let r):
-                        ledger.reject(r.reason)
-                        rejected.append(r)
-                    }
-                    ledger.input += 1
-                    if case .keep = v { ledger.kept += 1; ledger.output += 1 }
-                    if case .keepJSON = v { ledger.kept += 1; ledger.output += 1 }
-                }
-                if let output, !lines.isEmpty { try output.write(lines) }
-                if let drops, !dropped.isEmpty { try drops.write(dropped) }
-                try RecordStage.writeRejects(rejected, to: rejects)
+                if let error = failure.value { throw error }
+                next = try ahead.take()
             }
+            Deduplicator.write(pending, output: output, drops: drops, rejects: rejects, ledger: ledgerBox, failure: failure)
+            if let error = failure.value { throw error }
         }
         if nextOrdinal != index.count {
             throw IOError(path: inputs.joined(separator: ", "), "the input changed between the two passes (\(index.count) records, then \(nextOrdinal))")
         }
+        var ledger = ledgerBox.value
+        let tC = DispatchTime.now().uptimeNanoseconds  // TIMING
+        if ProcessInfo.processInfo.environment["DEDUP_TIMING"] != nil { FileHandle.standardError.write("pass1 \(Double(tA - t0) / 1e9) resolve \(Double(tB - tA) / 1e9) pass2 \(Double(tC - tB) / 1e9)\n".data(using: .utf8)!) }  // TIMING
         Deduplicator.note(options: options, stats: stats, bytesPerRecord: indexBytesPerRecord, into: &ledger)
         self.ledger = ledger
     }
 
-    /// `parallelMap` over `count` items while one worker reads the reader's next batch, so reading
-    /// (the one serial step) overlaps the work on the current batch. Results stay in item order.
-    static func mapReadingAhead<T>(count: Int, threads: Int, reader: RecordReader,
-                                   _ transform: (Int) -> T) throws(IOError) -> ([T], RecordBatch?)
-    {
-        let next = SharedBox<Result<RecordBatch?, IOError>>(.success(nil))
-        nonisolated(unsafe) let reader = reader
-        let mapped = parallelMap(count: count + 1, threads: threads) { k -> T? in
-            guard k > 0 else {
-                do throws(IOError) { next.value = .success(try reader.nextBatch()) } catch { next.value = .failure(error) }
-                return nil
-            }
-            return transform(k - 1)
+    /// Splits a batch's `count` items into runs short enough that workers finish a batch
+    /// together (about 16 runs per worker).
+    static func runs(of count: Int, workers: Int) -> [Range<Int>] {
+        let n = max(1, min(count, workers * 16))
+        return (0..<n).map { (count * $0 / n)..<(count * ($0 + 1) / n) }
+    }
+
+    /// Runs `work(worker, item)` for `count` items on `workers` threads, each taking the next
+    /// item when it is free, while one of them runs `alongside` (the serial steps: reading,
+    /// writing, indexing). Results are in item order, whatever the scheduling.
+    static func overlapped<T>(count: Int, workers: Int, alongside: () -> Void, work: (Int, Int) -> T) -> [T] {
+        if workers <= 1 {
+            alongside()
+            return (0..<count).map { work(0, $0) }
         }
-        return (mapped.dropFirst().map { $0! }, try next.value.get())
+        let claimed = Atomic<Int>(0)
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            nonisolated(unsafe) let out = buffer
+            withoutActuallyEscaping(alongside) { alongside in
+                withoutActuallyEscaping(work) { work in
+                    nonisolated(unsafe) let alongside = alongside
+                    nonisolated(unsafe) let work = work
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        while true {
+                            let k = claimed.wrappingAdd(1, ordering: .relaxed).oldValue
+                            if k > count { return }
+                            if k == 0 { alongside() } else { (out.baseAddress! + k - 1).initialize(to: work(w, k - 1)) }
+                        }
+                    }
+                }
+            }
+            initialized = count
+        }
+    }
+
+    /// Writes the outputs of a batch's runs in order (the first failure is kept, then nothing
+    /// more is written).
+    static func write(_ runs: [RunOutput], output: OutputFile?, drops: OutputFile?, rejects: OutputFile?,
+                      ledger: SharedBox<Ledger>, failure: SharedBox<IOError?>)
+    {
+        for run in runs {
+            ledger.value.merge(run.ledger)
+            guard failure.value == nil else { continue }
+            do throws(IOError) {
+                if let output, !run.lines.isEmpty { try output.write(run.lines) }
+                if let drops, !run.drops.isEmpty { try drops.write(run.drops) }
+                try RecordStage.writeRejects(run.rejects, to: rejects)
+            } catch {
+                failure.value = error
+            }
+        }
+    }
+
+    /// What the second pass writes for a run of records, and its ledger.
+    struct RunOutput {
+        var lines: [UInt8] = []
+        var drops: [UInt8] = []
+        var rejects: [Reject] = []
+        var ledger = Ledger(stage: "dedup")
+
+        mutating func add(_ v: Verdict, batch: RecordBatch) {
+            switch v {
+            case .none: return
+            case .keep(let range):
+                lines.append(contentsOf: batch.storage[range])
+                lines.append(0x0A)
+                ledger.kept += 1
+                ledger.output += 1
+            case .keepJSON(let bytes):
+                lines.append(contentsOf: bytes)
+                lines.append(0x0A)
+                ledger.kept += 1
+                ledger.output += 1
+            case .drop(let d):
+                ledger.drop(d.reason)
+                JSONWriter.compact.write(d.json, into: &drops)
+                drops.append(0x0A)
+            case .reject(let r):
+                ledger.reject(r.reason)
+                rejects.append(r)
+            }
+            ledger.input += 1
+        }
     }
 
     /// Buffers a worker reuses from record to record.
@@ -308,7 +393,9 @@ public final class Deduplicator {
                               details: ["kept": .string(keptID), "jaccard": .number(JSONNumber((jaccard * 10000).rounded() / 10000)!),
                                         "cluster_size": .number(JSONNumber(size))]))
         }
-        if !index.flag(ordinal, DedupIndex.taskDroppedFlag), let line = oneLine(batch.storage[raw.range]) {
+        if !index.flag(ordinal, DedupIndex.taskDroppedFlag),
+           let line = index.flag(ordinal, DedupIndex.oneLineFlag) ? trimmed(batch.storage[raw.range]) : oneLine(batch.storage[raw.range])
+        {
             // Kept records are written as they were read (the first pass decoded them).
             return .keep(line.startIndex..<line.endIndex)
         }
@@ -330,14 +417,19 @@ public final class Deduplicator {
 
     /// A record's bytes without surrounding whitespace, when they fit on one line.
     static func oneLine(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
-        var lo = bytes.startIndex, hi = bytes.endIndex
-        while lo < hi, isJSONWhitespace(bytes[lo]) { lo += 1 }
-        while hi > lo, isJSONWhitespace(bytes[hi - 1]) { hi -= 1 }
-        let line = bytes[lo..<hi]
+        let line = trimmed(bytes)
         let breaks = line.withUnsafeBytes { b in
             b.isEmpty ? false : memchr(b.baseAddress!, 0x0A, b.count) != nil || memchr(b.baseAddress!, 0x0D, b.count) != nil
         }
         return breaks ? nil : line
+    }
+
+    /// `bytes` without surrounding whitespace.
+    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var lo = bytes.startIndex, hi = bytes.endIndex
+        while lo < hi, isJSONWhitespace(bytes[lo]) { lo += 1 }
+        while hi > lo, isJSONWhitespace(bytes[hi - 1]) { hi -= 1 }
+        return bytes[lo..<hi]
     }
 
     static func note(options: DedupOptions, stats: DedupStats, bytesPerRecord: Int, into ledger: inout Ledger) {
@@ -427,4 +519,38 @@ public final class Deduplicator {
         }
         return OpenedInput(reader: reader, container: container, compression: compression, replay: replay)
     }
+}
+
+/// A reader's next batch, read on a worker while the others work on the current one.
+final class ReadAhead: @unchecked Sendable {
+    let reader: RecordReader
+    var result: Result<RecordBatch?, IOError> = .success(nil)
+
+    init(_ reader: RecordReader) { self.reader = reader }
+
+    func read() {
+        do throws(IOError) { result = .success(try reader.nextBatch()) } catch { result = .failure(error) }
+    }
+
+    func take() throws(IOError) -> RecordBatch? {
+        defer { result = .success(nil) }
+        return try result.get()
+    }
+}
+
+/// One value per worker (a scanner and its buffers), each only ever used by its own worker.
+final class WorkerState<T>: @unchecked Sendable {
+    private let states: UnsafeMutableBufferPointer<T>
+
+    init(count: Int, _ make: (Int) -> T) {
+        states = .allocate(capacity: count)
+        for w in 0..<count { (states.baseAddress! + w).initialize(to: make(w)) }
+    }
+
+    deinit {
+        states.baseAddress!.deinitialize(count: states.count)
+        states.deallocate()
+    }
+
+    func with<R>(_ worker: Int, _ body: (inout T) -> R) -> R { body(&states[worker]) }
 }

@@ -127,6 +127,43 @@ public enum ExactForm {
     }
 }
 
+extension ExactForm {
+    /// `trimmed` on UTF-8 bytes (valid ones): the same scalars are trimmed; nil if that is all.
+    static func trimmed(utf8 b: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        guard let base = b.baseAddress, let first = b.first, let last = b.last else { return nil }
+        if first > 0x20 && first < 0x80 && last > 0x20 && last < 0x80 { return b }
+        var lo = 0, hi = b.count
+        while lo < hi {
+            let (scalar, length) = scalar(at: lo, in: b)
+            guard scalar.properties.isWhitespace else { break }
+            lo += length
+        }
+        while hi > lo {
+            var start = hi - 1
+            while b[start] & 0xC0 == 0x80 { start -= 1 }
+            guard scalar(at: start, in: b).0.properties.isWhitespace else { break }
+            hi = start
+        }
+        return lo == hi ? nil : UnsafeBufferPointer(start: base + lo, count: hi - lo)
+    }
+
+    /// The scalar whose (valid) UTF-8 starts at `i`, and its length.
+    private static func scalar(at i: Int, in b: UnsafeBufferPointer<UInt8>) -> (Unicode.Scalar, Int) {
+        let c = UInt32(b[i])
+        let (value, length): (UInt32, Int)
+        if c < 0x80 {
+            (value, length) = (c, 1)
+        } else if c < 0xE0 {
+            (value, length) = ((c & 0x1F) << 6 | UInt32(b[i + 1] & 0x3F), 2)
+        } else if c < 0xF0 {
+            (value, length) = ((c & 0x0F) << 12 | UInt32(b[i + 1] & 0x3F) << 6 | UInt32(b[i + 2] & 0x3F), 3)
+        } else {
+            (value, length) = ((c & 0x07) << 18 | UInt32(b[i + 1] & 0x3F) << 12 | UInt32(b[i + 2] & 0x3F) << 6 | UInt32(b[i + 3] & 0x3F), 4)
+        }
+        return (Unicode.Scalar(value) ?? "\u{FFFD}", length)
+    }
+}
+
 /// The last few distinct tool-schema lists seen and their digests. Comparing a record's tools with
 /// a cached list costs a fraction of writing them as canonical JSON, and a file usually has a
 /// handful of domains. It also remembers the exact bytes the tools had in records, so a record
@@ -164,6 +201,19 @@ public final class ToolsDigestCache: @unchecked Sendable {
         for e in snapshot where e.raw.count == raw.count {
             let same = e.raw.withUnsafeBytes { memcmp($0.baseAddress!, raw.baseAddress!, raw.count) == 0 }
             if same { return e.digest }
+        }
+        return nil
+    }
+
+    /// The cached tools text that `b` starts with, if any, and its digest. Cached texts are whole
+    /// JSON arrays, so when one is a prefix of a value that starts at `b`, it is that value.
+    func entry(prefixOf b: UnsafeRawBufferPointer) -> (raw: [UInt8], digest: [UInt8])? {
+        lock.lock()
+        let snapshot = rawEntries
+        lock.unlock()
+        for e in snapshot where e.raw.count <= b.count {
+            let same = e.raw.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress!, $0.count) == 0 }
+            if same { return e }
         }
         return nil
     }

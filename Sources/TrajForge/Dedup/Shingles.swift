@@ -113,54 +113,67 @@ public struct Shingler: Sendable {
 
     func textShingles(_ text: String, _ kind: Kind, _ s: inout Scratch, _ body: (Kind, UnsafeRawBufferPointer) -> Void) {
         var text = text
-        text.withUTF8 { bytes in
-            // The words, lowercased and joined by single spaces, are never longer than the text,
-            // and there are at most (length + 1) / 2 of them: size the buffers once, then write
-            // through pointers.
-            let length = bytes.count
-            if s.text.count < length { s.text = [UInt8](repeating: 0, count: max(length, 2 * s.text.count)) }
-            if s.starts.count < length / 2 + 1 {
-                s.starts = [Int32](repeating: 0, count: max(length / 2 + 1, 2 * s.starts.count))
-                s.ends = s.starts
+        text.withUTF8 { textShingles(utf8: $0, kind, &s, body) }
+    }
+
+    /// Text shingles of a message's UTF-8 bytes.
+    func textShingles(utf8 bytes: UnsafeBufferPointer<UInt8>, _ kind: Kind, _ s: inout Scratch,
+                      _ body: (Kind, UnsafeRawBufferPointer) -> Void)
+    {
+        let count = words(utf8: bytes, &s)
+        if count == 0 { return }
+        let n = min(ngram, count)
+        s.text.withUnsafeBytes { text in
+            for first in 0...(count - n) {
+                let lo = Int(s.starts[first]), hi = Int(s.ends[first + n - 1])
+                body(kind, UnsafeRawBufferPointer(rebasing: text[lo..<hi]))
             }
-            s.text.withUnsafeMutableBufferPointer { out in
-                s.starts.withUnsafeMutableBufferPointer { starts in
-                    s.ends.withUnsafeMutableBufferPointer { ends in
-                        var count = 0
-                        var w = 0
-                        var inWord = false
-                        Shingler.wordByte.withUnsafeBufferPointer { isWord in
-                            for b in bytes {
-                                if isWord[Int(b)] {
-                                    if !inWord {
-                                        if count > 0 {
-                                            out[w] = 0x20
-                                            w += 1
-                                        }
-                                        starts[count] = Int32(w)
-                                        inWord = true
+        }
+    }
+
+    /// Splits text into words, lowercased and joined by single spaces in `s.text`, with the start
+    /// and end of each in `s.starts` and `s.ends`; returns how many there are. (`FactScanner` takes
+    /// the shingles from here, straight from the record's bytes.)
+    func words(utf8 bytes: UnsafeBufferPointer<UInt8>, _ s: inout Scratch) -> Int {
+        // The words, joined, are never longer than the text, and there are at most
+        // (length + 1) / 2 of them: size the buffers once, then write through pointers.
+        let length = bytes.count
+        if s.text.count < length { s.text = [UInt8](repeating: 0, count: max(length, 2 * s.text.count)) }
+        if s.starts.count < length / 2 + 1 {
+            s.starts = [Int32](repeating: 0, count: max(length / 2 + 1, 2 * s.starts.count))
+            s.ends = s.starts
+        }
+        return s.text.withUnsafeMutableBufferPointer { out in
+            s.starts.withUnsafeMutableBufferPointer { starts in
+                s.ends.withUnsafeMutableBufferPointer { ends in
+                    var count = 0
+                    var w = 0
+                    var inWord = false
+                    Shingler.wordByte.withUnsafeBufferPointer { isWord in
+                        for b in bytes {
+                            if isWord[Int(b)] {
+                                if !inWord {
+                                    if count > 0 {
+                                        out[w] = 0x20
+                                        w += 1
                                     }
-                                    out[w] = b &- 0x41 < 26 ? b | 0x20 : b
-                                    w += 1
-                                } else if inWord {
-                                    ends[count] = Int32(w)
-                                    count += 1
-                                    inWord = false
+                                    starts[count] = Int32(w)
+                                    inWord = true
                                 }
+                                out[w] = b &- 0x41 < 26 ? b | 0x20 : b
+                                w += 1
+                            } else if inWord {
+                                ends[count] = Int32(w)
+                                count += 1
+                                inWord = false
                             }
                         }
-                        if inWord {
-                            ends[count] = Int32(w)
-                            count += 1
-                        }
-                        if count == 0 { return }
-                        let n = min(ngram, count)
-                        let base = UnsafeRawPointer(out.baseAddress!)
-                        for first in 0...(count - n) {
-                            let lo = Int(starts[first]), hi = Int(ends[first + n - 1])
-                            body(kind, UnsafeRawBufferPointer(start: base + lo, count: hi - lo))
-                        }
                     }
+                    if inWord {
+                        ends[count] = Int32(w)
+                        count += 1
+                    }
+                    return count
                 }
             }
         }

@@ -110,10 +110,7 @@ public final class RecipeRunner {
         }
         var outputs: [(String, Int, String)] = []
         var produced = step.outputs
-        for folder in step.outputFolders {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-            produced += names.filter { !$0.hasPrefix(".") }.sorted().map { folder + "/" + $0 }
-        }
+        for folder in step.outputFolders { produced += StepStore.visibleFiles(under: folder) }
         for o in produced {
             guard FileManager.default.fileExists(atPath: o) else { throw RunError("step \(step.id) did not write \(o)") }
             let d = try StepStore.hashFile(o)
@@ -397,6 +394,219 @@ public final class RecipeRunner {
                 }
             }
         }
+        if let train = recipe.train {
+            steps += trainSteps(train)
+        }
+        if let stats = recipe.stats {
+            steps.append(statsStep(stats))
+        }
+        return steps
+    }
+
+    /// The files a run has written so far that the audit reads: the splits, SFT samples, pairs,
+    /// and every drops and rejects file.
+    func auditedFiles() -> [String] {
+        var files = datasets().map(\.1)
+        for target in recipe.render {
+            for (split, _) in datasets() where target.splits.map({ $0.contains { $0.rawValue == split } }) ?? true {
+                files.append(root + "/sft/\(target.name)/\(split).jsonl")
+                files.append(root + "/sft/\(target.name)/\(split).drops.jsonl")
+            }
+        }
+        for form in recipe.pairs?.outputs ?? [] where form != .sharegpt {
+            files.append(root + "/pairs/\(form.rawValue).jsonl")
+        }
+        for form in recipe.pairs?.outputs ?? [] { files.append(root + "/pairs/\(form.rawValue).drops.jsonl") }
+        var collected = ["/rejects/ingest.rejects.jsonl"]
+        if recipe.validate != nil { collected += ["/drops/validate.drops.jsonl", "/rejects/validate.rejects.jsonl"] }
+        if recipe.filter != nil { collected += ["/drops/filter.drops.jsonl", "/rejects/filter.rejects.jsonl"] }
+        if recipe.dedup != nil { collected += ["/drops/dedup.drops.jsonl", "/rejects/dedup.rejects.jsonl"] }
+        if recipe.split != nil { collected += ["/drops/split.drops.jsonl", "/rejects/split.rejects.jsonl"] }
+        return files + collected.map { root + $0 }
+    }
+
+    /// stats/: stats.json, report.md and report.html over the run's outputs and its ledgers.
+    func statsStep(_ st: Recipe.StatsSection) -> Step {
+        let folder = root + "/stats"
+        let files = auditedFiles()
+        let ledgers = work + "/merge/ledgers.jsonl"
+        var inputs = files + st.contamination
+        if let t = st.tokenizer { inputs.append(tokenizerFile(t)) }
+        let threads = options.threads
+        return Step(id: "merge/stats", title: "stats", stage: "stats", inputs: inputs, config: section("stats"),
+                    outputs: [folder + "/" + StatsOutput.jsonName, folder + "/" + StatsOutput.markdownName, folder + "/" + StatsOutput.htmlName,
+                              folder + "/stats.rejects.jsonl"]) { [self] in
+            // The funnel reads the stages' ledgers: the ones this run holds so far, one per line.
+            let ledgerFile = try open(ledgers)
+            for (_, l) in stageLedgers { try ledgerFile.write(l.json.serializedBytes() + [0x0A]) }
+            try ledgerFile.commit()
+            var o = StatsOptions()
+            o.threads = threads
+            o.cutoff = st.cutoff
+            o.topClusters = st.top
+            o.title = st.title ?? recipe.name
+            o.contaminationThreshold = st.threshold
+            if let t = st.tokenizer {
+                o.tokenizer = try Tokenizer(tokenizerJSONPath: t)
+                o.tokenizerName = store.relative(t)
+            }
+            if !st.contamination.isEmpty {
+                o.contamination = try ContaminationIndex.load(paths: st.contamination, n: st.ngram).0
+                o.contaminationFiles = st.contamination
+            }
+            let rejects = try open(folder + "/stats.rejects.jsonl")
+            let collector = StatsCollector(options: o)
+            try collector.run(inputs: [ledgers] + files.filter { FileManager.default.fileExists(atPath: $0) }, rejects: rejects)
+            // Paths inside the output folder are written relative to it (the folder may move).
+            let report = Filter.mapStrings(collector.report) { $0.replacingOccurrences(of: root + "/", with: "") }
+            for f in try StatsOutput.files(report, folder: folder) { try f.commit() }
+            try rejects.commit()
+            return [collector.ledger]
+        }
+    }
+
+    /// train/: the data files the configs read (data/) and the configs for every size, stage and
+    /// framework (configs/), planned with the token counts of the target's tokenized train split.
+    func trainSteps(_ tr: Recipe.TrainSection) -> [Step] {
+        var steps: [Step] = []
+        let threads = options.threads
+        let dataDir = root + "/train/data"
+        let trainSplit = datasets().first { $0.0 == "train" } ?? datasets()[0]
+        let target = tr.target.flatMap { name in recipe.render.first { $0.name == name } }
+        let pool = work + "/merge/pairs-pool.jsonl"
+        for name in tr.dataFiles {
+            let out = dataDir + "/" + name
+            let stage = name.components(separatedBy: ".")[0]
+            let form = name.components(separatedBy: ".")[1]
+            if stage == "sft", let target {
+                var inputs = [trainSplit.1]
+                if FileManager.default.fileExists(atPath: target.template) { inputs.append(target.template) }
+                var config = recipe.sections["render"]?.array?.first { $0["name"]?.string == target.name } ?? .null
+                config = ["target": config, "file": .string(name)]
+                steps.append(Step(id: "merge/train/data/\(name)", title: "train data \(name)", stage: "train-data:\(name)", inputs: inputs,
+                                  config: config, outputs: [out, dataDir + "/" + name.replacingOccurrences(of: ".jsonl", with: ".drops.jsonl")]) { [self] in
+                    let chat = try ChatTemplate.load(target.template, variant: target.templateVariant, toolForm: target.toolForm)
+                        .overridingSpecialTokens(from: target.options.variables)
+                    var o = target.options
+                    o.threads = threads
+                    o.tokenization = nil
+                    o.output = form == "sharegpt" ? .sharegpt : .trl
+                    if form == "messages" {
+                        // axolotl: one sample per trajectory, every reply supervised, arguments as text.
+                        o.mode = .allTurns
+                        o.arguments = .string
+                    }
+                    let output = try open(out), drops = try open(dataDir + "/" + name.replacingOccurrences(of: ".jsonl", with: ".drops.jsonl"))
+                    let stage = SFTRenderer(template: chat, options: o)
+                    try stage.run(inputs: [trainSplit.1], output: output, rejects: nil, drops: drops, trace: nil)
+                    for f in [output, drops] { try f.commit() }
+                    var ledger = stage.ledger
+                    ledger.stage = "train-data:\(name)"
+                    return [ledger]
+                })
+            } else if let pairs = recipe.pairs {
+                steps.append(Step(id: "merge/train/data/\(name)", title: "train data \(name)", stage: "train-data:\(name)", inputs: [pool],
+                                  config: ["pairs": section("pairs"), "file": .string(name)], outputs: [out, dataDir + "/" + name.replacingOccurrences(of: ".jsonl", with: ".drops.jsonl")]) { [self] in
+                    var o = pairs.options
+                    o.threads = threads
+                    if stage == "kto" {
+                        o.strategy = .kto
+                        o.output = .trlKTO
+                    } else {
+                        if o.strategy == .kto { o.strategy = .correction }
+                        o.output = form == "sharegpt" ? .sharegpt : .trlDPO
+                    }
+                    let output = try open(out), drops = try open(dataDir + "/" + name.replacingOccurrences(of: ".jsonl", with: ".drops.jsonl"))
+                    let builder = PairBuilder(options: o)
+                    try builder.run(inputs: [pool], output: output, rejects: nil, drops: drops)
+                    for f in [output, drops] { try f.commit() }
+                    var ledger = builder.ledger
+                    ledger.stage = "train-data:\(name)"
+                    return [ledger]
+                })
+            }
+        }
+
+        // Token counts for the plan: per size, the tokenized train split of the render target with
+        // that size's template (else `target`) for SFT; the rendered pairs for DPO/KTO.
+        var sftCensus: [String: String] = [:]
+        for size in tr.sizes {
+            guard let model = ModelCatalog.builtin.model(size: size) else { continue }
+            let t = recipe.render.first { $0.template == model.template && $0.tokenizer != nil } ?? target
+            if let t, t.tokenizer != nil, t.splits.map({ $0.contains { $0.rawValue == trainSplit.0 } }) ?? true {
+                sftCensus[size] = root + "/sft/\(t.name)/\(trainSplit.0).jsonl"
+            }
+        }
+        var pairsCensus: String?
+        if let p = recipe.pairs, p.outputs.contains(.rendered), let t = p.target, recipe.render.first(where: { $0.name == t })?.tokenizer != nil {
+            pairsCensus = root + "/pairs/rendered.jsonl"
+        }
+        let dataFiles = tr.dataFiles.map { dataDir + "/" + $0 }
+        let configsDir = root + "/train/configs"
+        let inputs = dataFiles + Array(Set(sftCensus.values)).sorted() + [pairsCensus].compactMap { $0 }
+        steps.append(Step(id: "merge/train/configs", title: "train configs", stage: "train", inputs: inputs, config: section("train"),
+                          outputs: [], outputFolders: [configsDir]) { [self] in
+            var ledger = Ledger(stage: "train")
+            let catalog = ModelCatalog.builtin
+            guard let spec = catalog.gpu(named: tr.gpu ?? XLAM2Recipe.gpu.value) else { throw RunError("train: unknown GPU") }
+            let gpu = Sourced(spec, tr.gpu == nil ? XLAM2Recipe.gpu.origin : .user("recipe train.gpu"))
+            var sft: [String: TokenCensus] = [:]
+            for path in Set(sftCensus.values).sorted() { sft[path] = try TokenCensus.read([path], threads: threads) }
+            let pref = try pairsCensus.map { try TokenCensus.read([$0], threads: threads) }
+            var options = ConfigOptions(workdir: root)
+            options.outputDir = "train/configs"
+            options.dataDir = "train/data"
+            options.runRoot = "train/saves"
+            options.learningRate = tr.learningRate
+            options.slurmPartition = tr.slurmPartition
+            options.slurmAccount = tr.slurmAccount
+            options.commandLine = "trajforge run \(URL(fileURLWithPath: recipe.file).lastPathComponent) (train section)"
+            try? FileManager.default.removeItem(atPath: configsDir)
+            var refusals: [String] = []
+            var written = Set<String>()
+            for size in tr.sizes {
+                guard var model = catalog.model(size: size) else { continue }
+                if let base = tr.bases[size] {
+                    model.base = base
+                    model.baseEvidence = "user: recipe train.bases (same architecture as \(model.name)'s catalog base assumed)"
+                }
+                for stage in tr.stages {
+                    var r = PlanRequest(model: model, gpu: gpu)
+                    r.stage = stage
+                    if let m = tr.method { r.method = Sourced(m, .user("recipe train.method")) }
+                    if let n = tr.nodes { r.nodes = Sourced(n, .user("recipe train.nodes")) }
+                    if let n = tr.maxNodes { r.maxNodes = n }
+                    if let n = tr.sequenceLength { r.sequenceLength = Sourced(n, .user("recipe train.seq_len")) }
+                    if let n = tr.globalBatch { r.globalBatch = Sourced(n, .user("recipe train.global_batch")) }
+                    if let n = tr.microBatch { r.microBatch = Sourced(n, .user("recipe train.micro_batch")) }
+                    if let e = tr.epochs { r.epochs = Sourced(e, .user("recipe train.epochs")) } else if stage != .sft { r.epochs = XLAM2Recipe.preferenceEpochs }
+                    r.census = stage == .sft ? sftCensus[size].flatMap { sft[$0] } : pref
+                    let plan: TrainingPlan
+                    do throws(PlanRefusal) { plan = try Planner.plan(r) } catch {
+                        refusals.append("\(model.name) \(stage.rawValue): \(error.reason)")
+                        continue
+                    }
+                    ledger.note("\(model.name) \(stage.rawValue): \(plan.nodes) node(s) x \(plan.request.gpusPerNode.value) \(plan.request.gpu.value.name), \(plan.zero), micro \(plan.microBatch) x accumulation \(plan.gradientAccumulation) = \(plan.globalBatch)")
+                    for fw in tr.frameworks {
+                        do {
+                            for f in try ConfigEmitter(plan: plan, framework: fw, options: options).files() where !written.contains(f.path) {
+                                written.insert(f.path)
+                                let file = try open(root + "/" + f.path)
+                                try file.write(Array(f.contents.utf8))
+                                try file.commit()
+                                if f.executable { chmod(root + "/" + f.path, 0o755) }
+                                ledger.output += 1
+                            }
+                        } catch let e as PlanRefusal {
+                            refusals.append("\(model.name) \(stage.rawValue) \(fw.rawValue): \(e.reason)")
+                        }
+                    }
+                }
+            }
+            if !refusals.isEmpty { throw RunError("train: the planner refused: " + refusals.joined(separator: "; ")) }
+            ledger.note("\(ledger.output) config files in train/configs/")
+            return [ledger]
+        })
         return steps
     }
 

@@ -43,6 +43,52 @@ public struct Recipe: Sendable {
         public var of: [Dataset] = []
     }
 
+    /// The audit report of the run's outputs (stats/).
+    public struct StatsSection: Sendable {
+        /// Measures records without token ids (a path, or a render target's tokenizer via `target`).
+        public var tokenizer: String?
+        public var cutoff: Int?
+        public var contamination: [String] = []
+        public var ngram = 8
+        public var threshold = 0.5
+        public var top = 20
+        public var title: String?
+    }
+
+    /// Fine-tuning configs for xLAM-2 sizes, with the data files they read (train/).
+    public struct TrainSection: Sendable {
+        public var sizes: [String] = ModelCatalog.builtin.sizes
+        public var stages: [TrainStage] = [.sft]
+        public var frameworks: [TrainFramework] = TrainFramework.allCases
+        /// The render target whose template writes the SFT data files and whose tokenized train
+        /// split gives the token counts (steps, time).
+        public var target: String?
+        public var gpu: String?
+        public var bases: [String: String] = [:]
+        public var nodes: Int?
+        public var maxNodes: Int?
+        public var sequenceLength: Int?
+        public var globalBatch: Int?
+        public var microBatch: Int?
+        public var epochs: Double?
+        public var learningRate: Double?
+        public var method: FineTuneMethod?
+        public var slurmPartition: String?
+        public var slurmAccount: String?
+
+        /// The data files the chosen frameworks and stages read, in a fixed order.
+        public var dataFiles: [String] {
+            var names: [String] = []
+            for stage in stages {
+                for fw in frameworks {
+                    let n = ConfigEmitter.dataFile(fw, stage)
+                    if !names.contains(n) { names.append(n) }
+                }
+            }
+            return names
+        }
+    }
+
     public var name: String
     public var file: String
     public var directory: String
@@ -60,6 +106,8 @@ public struct Recipe: Sendable {
     public var render: [RenderTarget] = []
     public var pairs: PairsSection?
     public var shard: ShardSection?
+    public var stats: StatsSection?
+    public var train: TrainSection?
     /// Each section's resolved settings, for the steps' fingerprints.
     public var sections: [String: JSON] = [:]
 
@@ -288,6 +336,84 @@ public struct Recipe: Sendable {
                                    "members", "columns", "mds_hashes", "of"])
             sh.options = o
             r.shard = sh
+        }
+
+        if let m = try root.mapping("stats") {
+            var st = StatsSection()
+            if let target = try m.string("target") {
+                guard let t = r.render.first(where: { $0.name == target }) else { throw m.error("target", "no render target is named \(target)") }
+                guard let tok = t.tokenizer else { throw m.error("target", "render target \(target) has no tokenizer") }
+                st.tokenizer = tok
+            }
+            if let tok = try m.string("tokenizer") {
+                if st.tokenizer != nil { throw m.error("tokenizer", "give tokenizer or target, not both") }
+                st.tokenizer = resolve(tok)
+            }
+            st.cutoff = try m.int("cutoff", min: 1)
+            st.contamination = (try m.strings("contamination") ?? []).map(resolve)
+            st.ngram = try m.int("ngram", min: 1, max: 64) ?? st.ngram
+            st.threshold = try m.double("threshold", min: 0, max: 1) ?? st.threshold
+            st.top = try m.int("top", min: 0) ?? st.top
+            st.title = try m.string("title")
+            try m.finish(allowed: ["target", "tokenizer", "cutoff", "contamination", "ngram", "threshold", "top", "title"])
+            r.stats = st
+        }
+
+        if let m = try root.mapping("train") {
+            var tr = TrainSection()
+            let catalog = ModelCatalog.builtin
+            if let sizes = try m.strings("sizes") {
+                tr.sizes = []
+                for size in sizes {
+                    if size == "all" { tr.sizes = catalog.sizes; break }
+                    guard catalog.model(size: size) != nil else { throw m.error("sizes", "unknown size \(size) (\(catalog.sizes.joined(separator: ", ")) or all)") }
+                    tr.sizes.append(size.lowercased())
+                }
+            }
+            if let stages = try m.strings("stages") {
+                tr.stages = []
+                for s in stages {
+                    guard let st = TrainStage(rawValue: s) else { throw m.error("stages", "unknown stage \(s) (sft, dpo, kto)") }
+                    tr.stages.append(st)
+                }
+            }
+            if let fws = try m.strings("frameworks") {
+                tr.frameworks = []
+                for f in fws {
+                    if f == "all" { tr.frameworks = TrainFramework.allCases; break }
+                    guard let fw = TrainFramework(rawValue: f) else { throw m.error("frameworks", "unknown framework \(f) (llamafactory, axolotl, trl or all)") }
+                    tr.frameworks.append(fw)
+                }
+            }
+            if let gpu = try m.string("gpu") {
+                guard catalog.gpu(named: gpu) != nil else { throw m.error("gpu", "unknown GPU \(gpu) (\(catalog.gpus.map(\.name).joined(separator: ", ")))") }
+                tr.gpu = gpu
+            }
+            if tr.sizes.isEmpty || tr.stages.isEmpty || tr.frameworks.isEmpty { throw m.error("sizes", "give at least one size, stage and framework") }
+            tr.target = try m.string("target") ?? r.render.first?.name
+            if let target = tr.target, !r.render.contains(where: { $0.name == target }) { throw m.error("target", "no render target is named \(target)") }
+            if tr.stages.contains(.sft) && tr.target == nil { throw m.error("stages", "sft configs need a render target (its template writes the data files)") }
+            if (tr.stages.contains(.dpo) || tr.stages.contains(.kto)) && r.pairs == nil { throw m.error("stages", "dpo and kto configs need a pairs section") }
+            if tr.stages.contains(.kto) && tr.frameworks.contains(.llamafactory) {
+                throw m.error("frameworks", "LLaMA-Factory KTO data (ShareGPT + kto_tag) has no trajforge writer yet: use trl or axolotl for kto")
+            }
+            for (size, base) in try m.stringMap("bases") ?? [] {
+                guard tr.sizes.contains(size.lowercased()) else { throw m.error("bases", "size \(size) is not among the sizes") }
+                tr.bases[size.lowercased()] = base
+            }
+            tr.nodes = try m.int("nodes", min: 1)
+            tr.maxNodes = try m.int("max_nodes", min: 1)
+            tr.sequenceLength = try m.int("seq_len", min: 1)
+            tr.globalBatch = try m.int("global_batch", min: 1)
+            tr.microBatch = try m.int("micro_batch", min: 1)
+            tr.epochs = try m.double("epochs", min: 0)
+            tr.learningRate = try m.double("learning_rate", min: 0)
+            tr.method = try m.choice("method", FineTuneMethod.allCases.map(\.rawValue)).flatMap(FineTuneMethod.init(rawValue:))
+            tr.slurmPartition = try m.string("slurm_partition")
+            tr.slurmAccount = try m.string("slurm_account")
+            try m.finish(allowed: ["sizes", "stages", "frameworks", "target", "gpu", "bases", "nodes", "max_nodes", "seq_len", "global_batch",
+                                   "micro_batch", "epochs", "learning_rate", "method", "slurm_partition", "slurm_account"])
+            r.train = tr
         }
 
         for key in Recipe.topLevelKeys where root.has(key) {

@@ -11,6 +11,8 @@ public final class RunReporter: @unchecked Sendable {
     private var current: (title: String, number: Int, total: Int, bytes: Int, startBytes: Int, startRecords: Int, start: Date)?
     private var ticker: Thread?
     private var stopped = false
+    /// Process CPU seconds (all threads) when the current step started: step-end events report the step's CPU time.
+    private var cpuAtStart = 0.0
     private let write: @Sendable (String) -> Void
 
     public init(style: Style, write: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }) {
@@ -62,6 +64,7 @@ public final class RunReporter: @unchecked Sendable {
     func started(_ title: String, number: Int, of total: Int, inputBytes: Int) {
         lock.lock()
         current = (title, number, total, inputBytes, IOCounters.bytesRead.load(ordering: .relaxed), IOCounters.records.load(ordering: .relaxed), Date())
+        cpuAtStart = RunReporter.processCPUSeconds()
         lock.unlock()
         switch style {
         case .plain: write("[\(number)/\(total)] \(title) (\(RunReporter.bytes(inputBytes)) in)\n")
@@ -95,6 +98,7 @@ public final class RunReporter: @unchecked Sendable {
             for l in ledgers { write("    " + l.summary + "\n") }
         case .json:
             event(["event": "step-end", "step": .string(title), "seconds": JSONNumber(seconds).map(JSON.number) ?? .null,
+                   "cpu_seconds": JSONNumber(RunReporter.processCPUSeconds() - cpuAtStart).map(JSON.number) ?? .null,
                    "bytes_read": .number(JSONNumber(bytes)), "records_read": .number(JSONNumber(records)), "ledgers": .array(ledgers.map(\.json))])
         case .quiet: break
         }
@@ -130,6 +134,13 @@ public final class RunReporter: @unchecked Sendable {
                    "records_read": .number(JSONNumber(records)), "eta_seconds": eta.flatMap { JSONNumber($0.rounded()) }.map(JSON.number) ?? .null])
         default: break
         }
+    }
+
+    /// User + system CPU time of the whole process (every thread), in seconds.
+    static func processCPUSeconds() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     static func bytes(_ n: Int) -> String {

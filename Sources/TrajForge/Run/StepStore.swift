@@ -126,6 +126,19 @@ final class StepStore {
     }
 
     /// Removes every temporary file under `root`.
+    /// Every file under `folder` (recursively, in path order), hidden names skipped.
+    static func visibleFiles(under folder: String) -> [String] {
+        var out: [String] = []
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        for name in names {
+            let path = folder + "/" + name
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            if isDirectory.boolValue { out += visibleFiles(under: path) } else { out.append(path) }
+        }
+        return out
+    }
+
     static func removeStaleTemporaries(under root: String) {
         let e = FileManager.default.enumerator(atPath: root)
         while let p = e?.nextObject() as? String {
