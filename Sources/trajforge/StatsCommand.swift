@@ -227,7 +227,8 @@ struct StatsCommand: ParsableCommand {
             for s in report["splits"]?.array ?? [] {
                 guard let tk = s["tokens"], (tk["measured"]?.int ?? 0) > 0 else { continue }
                 func n(_ k: String) -> String { tk[k]?.int.map(StatsFormat.grouped) ?? "-" }
-                var line = "tokens \(s["split"]?.string ?? "") \(s["kind"]?.string ?? "")s: p50 \(n("p50")) p90 \(n("p90")) p99 \(n("p99")) max \(n("max"))"
+                let kind = s["kind"]?.string ?? ""
+                var line = "tokens \(s["split"]?.string ?? "") \(kind == "trajectory" ? "trajectories" : kind + "s"): p50 \(n("p50")) p90 \(n("p90")) p99 \(n("p99")) max \(n("max"))"
                 if let over = tk["over_cutoff"]?.int, let c = tk["cutoff"]?.int { line += "; \(StatsFormat.grouped(over)) over \(StatsFormat.grouped(c))" }
                 lines.append(line)
             }
