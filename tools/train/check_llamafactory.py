@@ -13,7 +13,8 @@ torch 2.11.0, deepspeed 0.19.8):
         torchvision==0.26.0 torchaudio==2.11.0 deepspeed==0.19.8
 
 (PyPI's CUDA build of torch, about 6 GB: LLaMA-Factory imports torchvision and torchaudio; it
-runs on CPU.) CONFIGS is a `trajforge config -o CONFIGS` output, run from the folder `config` ran
+runs on CPU.) Configs made with `trajforge config --fused-ce` (enable_liger_kernel) also need
+`pip install liger-kernel==0.8.1`: get_train_args refuses them when it is missing. CONFIGS is a `trajforge config -o CONFIGS` output, run from the folder `config` ran
 in (the configs' paths are relative to it); TINY comes from tools/train/tiny_models.py TINY
 --configs CONFIGS. tools/train/validate_all.sh does all of it: data, configs, tiny models, checks.
 
@@ -90,6 +91,7 @@ def check(path, size, stage, plan, tiny, limit, work):
         fail(f"{path}: get_train_args refused it: {type(e).__name__}: {e}")
         return
     layout = plan["layout"]
+    method = plan["training"]["method"]["value"]  # full, lora or qlora (LoRA on a 4-bit base)
     got = {
         "stage": finetuning_args.stage, "finetuning_type": finetuning_args.finetuning_type,
         "deepspeed": training_args.deepspeed, "bf16": training_args.bf16,
@@ -97,14 +99,20 @@ def check(path, size, stage, plan, tiny, limit, work):
         "cutoff_len": data_args.cutoff_len, "template": data_args.template,
     }
     want = {
-        "stage": stage, "finetuning_type": "full", "deepspeed": written["deepspeed"], "bf16": True,
+        "stage": stage, "finetuning_type": "full" if method == "full" else "lora", "deepspeed": written["deepspeed"], "bf16": True,
         "micro": layout["micro_batch"]["value"], "accumulation": layout["gradient_accumulation"]["value"],
         "cutoff_len": plan["training"]["sequence_length"]["value"], "template": written["template"],
     }
+    if method != "full":
+        got["lora_rank"] = finetuning_args.lora_rank
+        want["lora_rank"] = plan["training"]["lora_rank"]["value"]
+        got["quantization_bit"] = model_args.quantization_bit
+        want["quantization_bit"] = 4 if method == "qlora" else None
     if got != want:
         fail(f"{path}: LLaMA-Factory read {got}, plan says {want}")
         return
-    ok(f"{path}: get_train_args: {stage}, full, {got['deepspeed']} (HF DeepSpeed integration: "
+    ok(f"{path}: get_train_args: {stage}, {got['finetuning_type']}"
+       f"{'' if method == 'full' else ' rank ' + str(got['lora_rank'])}, {got['deepspeed']} (HF DeepSpeed integration: "
        f"{type(getattr(training_args, 'hf_deepspeed_config', None)).__name__}), bf16, micro {got['micro']} x accumulation "
        f"{got['accumulation']}, cutoff_len {got['cutoff_len']}, template {got['template']}, {training_args.parallel_mode}")
 

@@ -19,7 +19,7 @@
 #       torch==2.13.0+cpu deepspeed==0.19.8 trl==1.16.0 transformers==5.24.0 datasets==5.2.0 \
 #       accelerate==1.15.0 jsonschema pyyaml
 #   python3 -m venv lfvenv && lfvenv/bin/pip install llamafactory==0.9.5 torch==2.11.0 \
-#       torchvision==0.26.0 torchaudio==2.11.0 deepspeed==0.19.8
+#       torchvision==0.26.0 torchaudio==2.11.0 deepspeed==0.19.8 liger-kernel==0.8.1
 #       (PyPI's CUDA torch: LLaMA-Factory imports torchvision/torchaudio, which the CPU index
 #       lacks for 2.13; it runs on CPU; about 6 GB)
 #   python3 -m venv axvenv && axvenv/bin/pip install --extra-index-url https://download.pytorch.org/whl/cpu \
