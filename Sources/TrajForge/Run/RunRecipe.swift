@@ -147,7 +147,9 @@ public struct Recipe: Sendable {
             let domain = try m.string("domain")
             try m.finish(allowed: ["path", "format", "tools", "domain"])
             let paths = expandGlob(resolve(pattern))
-            if paths.isEmpty { throw m.error("path", "no file matches \(resolve(pattern))") }
+            if paths.isEmpty {
+                throw m.error("path", "no file matches \(resolve(pattern))" + (pattern.hasPrefix("/") ? "" : " (relative paths, --var values included, are resolved against the recipe's folder)"))
+            }
             for p in paths { r.inputs.append(Input(path: p, format: format, tools: tools, domain: domain)) }
         }
 
