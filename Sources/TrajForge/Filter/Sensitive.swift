@@ -68,7 +68,27 @@ public enum SensitiveScanner {
     static func isUpperOrDigit(_ u: Unicode.Scalar) -> Bool { (u >= "A" && u <= "Z") || isDigit(u) }
     static func isTokenChar(_ u: Unicode.Scalar) -> Bool { isAlnum(u) || u == "_" || u == "-" }
     /// A word character for boundary checks (letters of any script, digits, `_`).
-    static func isWordChar(_ u: Unicode.Scalar) -> Bool { u.properties.isAlphabetic || isDigit(u) || u == "_" }
+    static func isWordChar(_ u: Unicode.Scalar) -> Bool {
+        if u.value < 0x80 { return isAlnum(u) || u == "_" }
+        return u.properties.isAlphabetic
+    }
+
+    /// Whether `u` lowercases to the ASCII letter `lower` (ASCII folded inline; other scalars by
+    /// their Unicode lowercase mapping, so U+212A KELVIN SIGN still matches "k").
+    @inline(__always)
+    static func lowercases(_ u: Unicode.Scalar, to lower: Unicode.Scalar) -> Bool {
+        if u.value < 0x80 { return (u.value >= 65 && u.value <= 90 ? u.value | 0x20 : u.value) == lower.value }
+        return u.properties.lowercaseMapping == String(lower)
+    }
+
+    static let credentialNames: [[Unicode.Scalar]] = ["password", "passwd", "api_key", "apikey", "api-key", "secret_key", "client_secret",
+                                                      "access_token", "auth_token"].map { Array($0.unicodeScalars) }
+
+    static func hasPrefix(_ s: [Unicode.Scalar], at i: Int, _ p: [Unicode.Scalar]) -> Bool {
+        guard i + p.count <= s.count else { return false }
+        for k in 0..<p.count where s[i + k] != p[k] { return false }
+        return true
+    }
 
     static func hasPrefix(_ s: [Unicode.Scalar], at i: Int, _ p: String) -> Bool {
         var k = i
@@ -115,20 +135,28 @@ public enum SensitiveScanner {
         return out
     }
 
+    typealias PrefixRule = (prefix: [Unicode.Scalar], kind: SensitiveKind, minimum: Int, allowed: @Sendable (Unicode.Scalar) -> Bool)
+
+    static func rule(_ prefix: String, _ minimum: Int, _ allowed: @escaping @Sendable (Unicode.Scalar) -> Bool) -> PrefixRule {
+        (Array(prefix.unicodeScalars), .apiKey, minimum, allowed)
+    }
+
+    /// (prefix, kind, minimum length of the part after the prefix, allowed characters)
+    static let prefixRules: [PrefixRule] = {
+        let alnumOrUnderscore: @Sendable (Unicode.Scalar) -> Bool = { isAlnum($0) || $0 == "_" }
+        var rules: [PrefixRule] = [rule("sk-", 20, isTokenChar)]  // OpenAI (sk-proj-…), Anthropic (sk-ant-…)
+        for p in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] { rules.append(rule(p, 30, isAlnum)) }
+        rules.append(rule("github_pat_", 22, alnumOrUnderscore))
+        rules.append(rule("glpat-", 20, isTokenChar))
+        rules.append(rule("hf_", 30, isAlnum))
+        rules.append(rule("AIza", 35, isTokenChar))  // Google
+        for p in ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"] { rules.append(rule(p, 10, isTokenChar)) }
+        return rules
+    }()
+
     /// Provider keys with a recognisable prefix, JWTs and bearer tokens.
     static func prefixedSecrets(_ s: [Unicode.Scalar]) -> [SensitiveSpan] {
-        // (prefix, kind, minimum length of the part after the prefix, allowed characters)
-        let rules: [(String, SensitiveKind, Int, (Unicode.Scalar) -> Bool)] = [
-            ("sk-", .apiKey, 20, isTokenChar),  // OpenAI (sk-proj-…), Anthropic (sk-ant-…)
-            ("ghp_", .apiKey, 30, isAlnum), ("gho_", .apiKey, 30, isAlnum), ("ghu_", .apiKey, 30, isAlnum),
-            ("ghs_", .apiKey, 30, isAlnum), ("ghr_", .apiKey, 30, isAlnum),
-            ("github_pat_", .apiKey, 22, { isAlnum($0) || $0 == "_" }),
-            ("glpat-", .apiKey, 20, isTokenChar),
-            ("hf_", .apiKey, 30, isAlnum),
-            ("AIza", .apiKey, 35, isTokenChar),  // Google
-            ("xoxb-", .apiKey, 10, isTokenChar), ("xoxp-", .apiKey, 10, isTokenChar), ("xoxa-", .apiKey, 10, isTokenChar),
-            ("xoxr-", .apiKey, 10, isTokenChar), ("xoxs-", .apiKey, 10, isTokenChar),
-        ]
+        let rules = prefixRules
         var out: [SensitiveSpan] = []
         var i = 0
         scan: while i < s.count {
@@ -136,10 +164,10 @@ public enum SensitiveScanner {
                 i += 1
                 continue
             }
-            for (prefix, kind, minimum, allowed) in rules where hasPrefix(s, at: i, prefix) {
-                var j = i + prefix.unicodeScalars.count
+            for (prefix, kind, minimum, allowed) in rules where s[i] == prefix[0] && hasPrefix(s, at: i, prefix) {
+                var j = i + prefix.count
                 while j < s.count, allowed(s[j]) { j += 1 }
-                if j - i - prefix.unicodeScalars.count >= minimum {
+                if j - i - prefix.count >= minimum {
                     out.append(SensitiveSpan(kind: kind, range: i..<j))
                     i = j
                     continue scan
@@ -194,14 +222,21 @@ public enum SensitiveScanner {
     /// `password: …`, `api_key = …`, `secret="…"`: the value, when it looks like a credential
     /// (at least 8 characters, letters and digits mixed).
     static func credentials(_ s: [Unicode.Scalar]) -> [SensitiveSpan] {
-        let names = ["password", "passwd", "api_key", "apikey", "api-key", "secret_key", "client_secret", "access_token", "auth_token"]
         var out: [SensitiveSpan] = []
         var i = 0
         while i < s.count {
-            var matched: String?
-            for n in names where i + n.unicodeScalars.count <= s.count {
+            // Every name starts with p, a, s or c (ASCII, any case): skip other ASCII at once.
+            if s[i].value < 0x80 {
+                let l = s[i].value | 0x20
+                if l != 0x70 && l != 0x61 && l != 0x73 && l != 0x63 {
+                    i += 1
+                    continue
+                }
+            }
+            var matched: [Unicode.Scalar]?
+            for n in credentialNames where i + n.count <= s.count && lowercases(s[i], to: n[0]) {
                 var ok = true
-                for (k, u) in n.unicodeScalars.enumerated() where s[i + k].properties.lowercaseMapping != String(u) {
+                for k in 1..<n.count where !lowercases(s[i + k], to: n[k]) {
                     ok = false
                     break
                 }
@@ -214,7 +249,7 @@ public enum SensitiveScanner {
                 i += 1
                 continue
             }
-            var j = i + name.unicodeScalars.count
+            var j = i + name.count
             while j < s.count, s[j] == " " || s[j] == "\"" || s[j] == "'" { j += 1 }
             guard j < s.count, s[j] == ":" || s[j] == "=" else {
                 i = j
