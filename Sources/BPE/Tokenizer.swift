@@ -132,9 +132,13 @@ public final class Tokenizer: Sendable {
     }
 
     /// Token ids with their UTF-8 byte ranges; see `Encoding.offsets` for the exact rules.
-    public func encodeWithOffsets(_ text: String, parseSpecial: Bool, addSpecialTokens: Bool = false) -> Encoding {
+    /// With a `memo`, pieces of text between added tokens that were encoded before (by calls
+    /// with the same memo) are not encoded again: the per-turn samples of one conversation share
+    /// all but their last pieces. The result is the same with or without it.
+    public func encodeWithOffsets(_ text: String, parseSpecial: Bool, addSpecialTokens: Bool = false, memo: EncodingMemo? = nil) -> Encoding {
         var sink = TokenSink(wantsOffsets: true, capacity: text.utf8.count / 3 + 4)
         var normalized = NormalizedTrace()
+        normalized.memo = memo
         run(text, parseSpecial: parseSpecial, addSpecialTokens: addSpecialTokens, sink: &sink, normalized: &normalized)
         if normalized.changed {
             return Encoding(ids: sink.ids, offsets: normalized.originalOffsets, normalizedText: normalized.text,
@@ -159,6 +163,7 @@ public final class Tokenizer: Sendable {
         var text: [UInt8] = []
         var originalOffsets: [Range<Int>] = []
         var changed = false
+        var memo: EncodingMemo?
     }
 
     private func run(_ text: String, parseSpecial: Bool, addSpecialTokens: Bool,
@@ -218,6 +223,32 @@ public final class Tokenizer: Sendable {
         // With offsets: sink offsets are in normalized-text coordinates; original ones are mapped.
         let nBase = normalized.pointee.text.count
         let first = sink.ids.count
+        let memo = parseSpecial && n >= EncodingMemo.minimumPiece ? normalized.pointee.memo : nil
+        var key = EncodingMemo.Key(bytes: [])
+        if let memo {
+            key = EncodingMemo.Key(bytes: Array(UnsafeBufferPointer(start: p, count: n)))
+            if let hit = memo.pieces[key] {
+                if let bytes = hit.normalized {
+                    normalized.pointee.changed = true
+                    normalized.pointee.text.append(contentsOf: bytes)
+                } else {
+                    normalized.pointee.text.append(contentsOf: key.bytes)
+                }
+                for k in hit.ids.indices { sink.append(hit.ids[k], hit.offsets[k].lowerBound + nBase, hit.offsets[k].upperBound + nBase) }
+                for r in hit.original { normalized.pointee.originalOffsets.append((r.lowerBound + base)..<(r.upperBound + base)) }
+                return
+            }
+        }
+        let firstOriginal = normalized.pointee.originalOffsets.count
+        defer {
+            if let memo {
+                memo.store(key, EncodingMemo.Piece(
+                    ids: Array(sink.ids[first...]),
+                    offsets: sink.offsets[first...].map { ($0.lowerBound - nBase)..<($0.upperBound - nBase) },
+                    original: normalized.pointee.originalOffsets[firstOriginal...].map { ($0.lowerBound - base)..<($0.upperBound - base) },
+                    normalized: piece?.bytes))
+            }
+        }
         if let piece {
             normalized.pointee.changed = true
             normalized.pointee.text.append(contentsOf: piece.bytes)
@@ -287,5 +318,43 @@ public final class Tokenizer: Sendable {
             out.append(contentsOf: decodeTable.arena[s..<e])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Encodings of text pieces (the text between raw added tokens, before normalization) seen by
+/// earlier `encodeWithOffsets` calls. Encoding a piece depends on its bytes alone, so a hit gives
+/// exactly what encoding would. One memo per worker (not thread-safe); it empties itself past
+/// `limit` bytes of remembered text.
+public final class EncodingMemo {
+    struct Piece {
+        var ids: [Int32]
+        /// Offsets in the normalized piece, and in the original piece.
+        var offsets: [Range<Int>]
+        var original: [Range<Int>]
+        /// The normalized bytes, when the normalizer changed the piece.
+        var normalized: [UInt8]?
+    }
+
+    /// Shorter pieces are encoded again (hashing them costs about what encoding does).
+    static let minimumPiece = 32
+    var pieces: [Key: Piece] = [:]
+
+    /// Piece bytes, hashed in one call (Hasher per byte costs more than encoding short pieces).
+    struct Key: Hashable {
+        let bytes: [UInt8]
+        func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    }
+    var bytes = 0
+    public let limit: Int
+
+    public init(limit: Int = 16 << 20) { self.limit = limit }
+
+    func store(_ key: Key, _ piece: Piece) {
+        if bytes + key.bytes.count > limit {
+            pieces.removeAll(keepingCapacity: true)
+            bytes = 0
+        }
+        pieces[key] = piece
+        bytes += key.bytes.count
     }
 }

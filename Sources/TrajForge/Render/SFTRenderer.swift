@@ -105,6 +105,9 @@ struct RenderSession {
     var previousText: [UInt8] = []
     var previousEscaped: [UInt8] = []
     var previousScalars = 0
+    /// Token ids of text pieces already encoded for this trajectory's samples (they share all but
+    /// their newest pieces).
+    let tokenMemo: EncodingMemo?
 
     /// Stands in for an assistant reply's content when a template is not prefix-stable.
     static let sentinel = "\u{E000}trajforge-span\u{E001}"
@@ -114,6 +117,7 @@ struct RenderSession {
         self.template = template
         self.options = options
         self.tracing = tracing
+        tokenMemo = options.tokenization != nil && options.mode == .perTurn ? EncodingMemo() : nil
         var extra = options.variables
         if let date = options.date, extra["date_string"] == nil {
             extra["date_string"] = .string(formatDate(date, "%d %b %Y"))
@@ -268,14 +272,14 @@ struct RenderSession {
         case .rendered:
             // Written member by member: the text goes from the render's bytes straight into the
             // line (the sample text is most of the output; no String is made for it).
-            var tokenFields = JSONObject()
+            var tokens: TokenizationOptions.Tokens?
             if let tokenization = options.tokenization {
-                switch tokenization.tokenize(text: String(decoding: text, as: UTF8.self), bytes: text, spans: spans) {
-                case .success(let tokens):
-                    tokenFields = tokens.fields
-                    out.count("supervised tokens", tokens.supervised)
-                    out.count("tokens", tokens.total)
-                    if tokens.truncated { out.count("samples truncated") }
+                switch tokenization.tokenize(text: String(decoding: text, as: UTF8.self), bytes: text, spans: spans, memo: tokenMemo) {
+                case .success(let t):
+                    tokens = t
+                    out.count("supervised tokens", t.supervised)
+                    out.count("tokens", t.total)
+                    if t.truncated { out.count("samples truncated") }
                 case .failure(let failure):
                     out.count("samples dropped: \(failure.reason)")
                     out.drops.append(Drop(id: id, stage: "render", reason: failure.reason, detail: failure.detail))
@@ -301,7 +305,7 @@ struct RenderSession {
             member("spans", .array(scalarSpans(text, spans).map { .array([.number(JSONNumber($0.lowerBound)), .number(JSONNumber($0.upperBound))]) }))
             member("span_method", .string(methods.contains("sentinel") ? "sentinel" : "prefix"))
             member("template", ["name": .string(template.name), "sha256": .string(template.sha256)])
-            for m in tokenFields { member(m.key, m.value) }
+            tokens?.appendMembers(into: &out.lines)
             member("group", t.group.map(JSON.string) ?? .null)
             member("domain", t.domain.map(JSON.string) ?? .null)
             member("success", t.outcome?.success.map(JSON.bool) ?? .null)

@@ -36,10 +36,70 @@ public struct TokenizationOptions: Sendable {
     }
 
     struct Tokens {
-        var fields: JSONObject
+        var ids: [Int32]
+        var mask: [Bool]
+        var labels: LabelForm
         var total: Int
         var supervised: Int
         var truncated: Bool
+
+        /// `input_ids` and `labels` (or `assistant_masks`) as JSON values.
+        var fields: JSONObject {
+            var fields = JSONObject()
+            fields["input_ids"] = .array(ids.map { .number(JSONNumber(Int($0))) })
+            switch labels {
+            case .labels: fields["labels"] = .array(zip(ids, mask).map { .number(JSONNumber($1 ? Int($0) : -100)) })
+            case .masks: fields["assistant_masks"] = .array(mask.map { .number(JSONNumber($0 ? 1 : 0)) })
+            }
+            return fields
+        }
+
+        /// The same members as compact JSON text (`,"input_ids":[…],"labels":[…]`), written
+        /// without building JSON values: samples carry hundreds of ids each.
+        func appendMembers(into out: inout [UInt8]) {
+            func number(_ v: Int) {
+                var v = v
+                if v < 0 {
+                    out.append(UInt8(ascii: "-"))
+                    v = -v
+                }
+                if v < 10 {
+                    out.append(UInt8(ascii: "0") + UInt8(v))
+                    return
+                }
+                var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                var n = 0
+                withUnsafeMutableBytes(of: &digits) { d in
+                    while v > 0 {
+                        d[n] = UInt8(ascii: "0") + UInt8(v % 10)
+                        v /= 10
+                        n += 1
+                    }
+                    for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+                }
+            }
+            out += Array(#","input_ids":["#.utf8)
+            for (k, id) in ids.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                number(Int(id))
+            }
+            switch labels {
+            case .labels:
+                out += Array(#"],"labels":["#.utf8)
+                for k in ids.indices {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    number(mask[k] ? Int(ids[k]) : -100)
+                }
+            case .masks:
+                out += Array(#"],"assistant_masks":["#.utf8)
+                for k in mask.indices {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(mask[k] ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+                }
+            }
+            out.append(UInt8(ascii: "]"))
+        }
     }
 
     struct Failure: Error {
@@ -49,8 +109,9 @@ public struct TokenizationOptions: Sendable {
 
     /// Token ids and supervision for `text` (UTF-8 `bytes`) with supervised byte `spans`. A token
     /// is supervised when its bytes overlap a span (the rule of HF's assistant-token masks).
-    func tokenize(text: String, bytes: [UInt8], spans: [Range<Int>]) -> Result<Tokens, Failure> {
-        let encoding = tokenizer.encodeWithOffsets(text, parseSpecial: true)
+    /// `memo` (one per worker) skips re-encoding the pieces that samples of one conversation share.
+    func tokenize(text: String, bytes: [UInt8], spans: [Range<Int>], memo: EncodingMemo? = nil) -> Result<Tokens, Failure> {
+        let encoding = tokenizer.encodeWithOffsets(text, parseSpecial: true, memo: memo)
         var ids = encoding.ids
         var supervised = [Bool](repeating: false, count: ids.count)
         var s = 0
@@ -88,14 +149,6 @@ public struct TokenizationOptions: Sendable {
             return .failure(Failure(reason: "no-supervised-tokens",
                                     detail: truncated ? "truncation to \(maxTokens!) tokens (\(truncation.rawValue)) removed every supervised token" : "no token falls inside a supervised span"))
         }
-        var fields = JSONObject()
-        fields["input_ids"] = .array(ids.map { .number(JSONNumber(Int($0))) })
-        switch labels {
-        case .labels:
-            fields["labels"] = .array(zip(ids, supervised).map { .number(JSONNumber($1 ? Int($0) : -100)) })
-        case .masks:
-            fields["assistant_masks"] = .array(supervised.map { .number(JSONNumber($0 ? 1 : 0)) })
-        }
-        return .success(Tokens(fields: fields, total: ids.count, supervised: count, truncated: truncated))
+        return .success(Tokens(ids: ids, mask: supervised, labels: labels, total: ids.count, supervised: count, truncated: truncated))
     }
 }
