@@ -323,6 +323,22 @@ enum RetailRecipe {
         #expect(tree(out) == before)
     }
 
+    @Test func renderTemplateMayBeAModelFolder() throws {
+        let dir = temporaryFolder()
+        try FileManager.default.copyItem(atPath: Paths.repo.appendingPathComponent("recipes/quickstart").path, toPath: dir + "/quickstart")
+        let model = Paths.shared + "/tokenizers/xlam-2-fc-r-llama"
+        let text = try String(contentsOfFile: Paths.repo.appendingPathComponent("recipes/quickstart.yaml").path, encoding: .utf8)
+            .replacingOccurrences(of: "template: xlam2-llama", with: "template: \(model)\n    tokenizer: \(model)")
+        try text.write(toFile: dir + "/q.yaml", atomically: true, encoding: .utf8)
+        let run = try runTrajforge(["run", dir + "/q.yaml", "-o", dir + "/out"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let samples = try readJSONL(dir + "/out/sft/xlam-2-8b/train.jsonl")
+        #expect(!samples.isEmpty && samples.allSatisfy { $0["input_ids"]?.array?.isEmpty == false })
+        // The folder's template files are fingerprinted: a rerun finds every step done.
+        let again = try runTrajforge(["run", dir + "/q.yaml", "-o", dir + "/out"])
+        #expect(again.stderr.contains("0 steps run"), "\(again.stderr)")
+    }
+
     @Test func slurmScripts() throws {
         let dir = temporaryFolder()
         let r = try runTrajforge(["run", Paths.repo.appendingPathComponent("recipes/quickstart.yaml").path, "--emit-slurm", dir, "--task-count", "8"])

@@ -279,6 +279,16 @@ public final class RecipeRunner {
         return steps
     }
 
+    /// The files a render target's template reads (a built-in template reads none): the file, or
+    /// a model folder's template files (they are fingerprinted as step inputs).
+    func templateFiles(_ template: String) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: template, isDirectory: &isDirectory) else { return [] }
+        guard isDirectory.boolValue else { return [template] }
+        return ["chat_template.jinja", "chat_template.json", "tokenizer_config.json"].map { template + "/" + $0 }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
     /// The tokenizer.json a tokenizer path names (a file or a folder holding one).
     func tokenizerFile(_ path: String) -> String {
         var isDirectory: ObjCBool = false
@@ -480,7 +490,7 @@ public final class RecipeRunner {
             let form = name.components(separatedBy: ".")[1]
             if stage == "sft", let target {
                 var inputs = [trainSplit.1]
-                if FileManager.default.fileExists(atPath: target.template) { inputs.append(target.template) }
+                inputs += templateFiles(target.template)
                 var config = recipe.sections["render"]?.array?.first { $0["name"]?.string == target.name } ?? .null
                 config = ["target": config, "file": .string(name)]
                 steps.append(Step(id: "merge/train/data/\(name)", title: "train data \(name)", stage: "train-data:\(name)", inputs: inputs,
@@ -654,7 +664,7 @@ public final class RecipeRunner {
         }
         var inputs = [source]
         if let t = target.tokenizer { inputs.append(tokenizerFile(t)) }
-        if FileManager.default.fileExists(atPath: target.template) { inputs.append(target.template) }
+        inputs += templateFiles(target.template)
         return Step(id: "merge/render/\(target.name)/\(split)", title: "render \(target.name) \(split)", stage: "render:\(target.name)", inputs: inputs,
                     config: config, outputs: [out, dir + "/\(split).drops.jsonl", dir + "/\(split).rejects.jsonl"]) { [self] in
             let chat = try ChatTemplate.load(target.template, variant: target.templateVariant, toolForm: target.toolForm)
@@ -708,7 +718,7 @@ public final class RecipeRunner {
             let target = pairs.target.flatMap { name in recipe.render.first { $0.name == name } }
             if form == .rendered, let target {
                 if let t = target.tokenizer { inputs.append(tokenizerFile(t)) }
-                if FileManager.default.fileExists(atPath: target.template) { inputs.append(target.template) }
+                inputs += templateFiles(target.template)
             }
             steps.append(Step(id: "merge/pairs/\(form.rawValue)", title: "pairs \(form.rawValue)", stage: "pairs:\(form.rawValue)", inputs: inputs,
                               config: ["pairs": section("pairs"), "form": .string(form.rawValue),

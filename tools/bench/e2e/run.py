@@ -143,21 +143,38 @@ def run_python(args, corpus_dir, n):
 
 
 def compare_samples(tf_out, py_out):
-    """Same samples in the same order: text, spans, input_ids and labels (ids differ by design)."""
-    checked = 0
+    """The samples both sides wrote, matched by (source record index, supervised turn): text, spans,
+    input_ids and labels must be equal (ids differ by design: trajforge hashes the source bytes).
+    Samples only one side wrote come from records only one side's dedup removed."""
+    import hashlib
+
+    def digests(path):
+        out = {}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                x = json.loads(line)
+                key = (x["source"]["index"], tuple(x["turns"]))
+                body = json.dumps([x["text"], x["spans"], x["input_ids"], x["labels"]], separators=(",", ":"))
+                out[key] = hashlib.sha256(body.encode("utf-8")).digest()
+        return out
+
+    same = differ = only_tf = only_py = 0
+    first = None
     for split in ("train", "validation"):
-        a_path = os.path.join(tf_out, "sft", "xlam-2-8b", f"{split}.jsonl")
-        b_path = os.path.join(py_out, "sft", f"{split}.jsonl")
-        with open(a_path, encoding="utf-8") as a, open(b_path, encoding="utf-8") as b:
-            for la, lb in zip(a, b):
-                x, y = json.loads(la), json.loads(lb)
-                for k in ("text", "spans", "input_ids", "labels", "turns"):
-                    if x[k] != y[k]:
-                        return f"{split} sample {checked}: {k} differs ({x['id']} vs {y['id']})"
-                checked += 1
-            if a.readline() or b.readline():
-                return f"{split}: sample counts differ after {checked}"
-    return f"identical ({checked} samples: text, spans, turns, input_ids, labels)"
+        a = digests(os.path.join(tf_out, "sft", "xlam-2-8b", f"{split}.jsonl"))
+        b = digests(os.path.join(py_out, "sft", f"{split}.jsonl"))
+        for k, v in a.items():
+            if k not in b:
+                only_tf += 1
+            elif b[k] == v:
+                same += 1
+            else:
+                differ += 1
+                first = first or f"{split} record {k[0]} turn {k[1][0]}"
+        only_py += sum(1 for k in b if k not in a)
+    text = (f"{same:,} samples identical (text, spans, input_ids, labels), {differ:,} differ"
+            f"{' (first: ' + first + ')' if first else ''}; only trajforge {only_tf:,}, only Python {only_py:,}")
+    return text
 
 
 def fmt_rate(n, s):
@@ -176,7 +193,7 @@ def table(args, corpus_mb, tf, py, scale, extrapolated):
     head += ["Python s" + (" (extrap.)" if extrapolated else ""), "rec/s"]
     for r in tf:
         head += [f"ratio/core {r['threads']}t"]
-    head += [f"CPU s tf {r['threads']}t" for r in tf] + ["CPU s Python", "CPU ratio 1t"]
+    head += [f"CPU s tf {r['threads']}t" for r in tf] + ["CPU s Python"] + [f"CPU ratio {r['threads']}t" for r in tf]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     rows = STAGES + (["other"] if "other" in t1["stages"] else [])
@@ -209,8 +226,11 @@ def table(args, corpus_mb, tf, py, scale, extrapolated):
             tot["tfc"][k] += c
             cells.append(f"{c:.2f}")
             row[f"trajforge_{r['threads']}t_cpu_seconds"] = c
-        c1 = t1["stages"].get(s, {}).get("cpu_seconds", 0.0)
-        cells += [f"{pycpu:.2f}" if ps else "-", f"{pycpu / c1:.1f}x" if ps and c1 else "-"]
+        cells.append(f"{pycpu:.2f}" if ps else "-")
+        for r in tf:
+            c = r["stages"].get(s, {}).get("cpu_seconds", 0.0)
+            cells.append(f"{pycpu / c:.1f}x" if ps and c else "-")
+            row[f"cpu_ratio_{r['threads']}t"] = pycpu / c if ps and c else None
         row["python_cpu_seconds"] = pycpu
         lines.append("| " + " | ".join(cells) + " |")
         json_rows.append(row)
@@ -222,8 +242,8 @@ def table(args, corpus_mb, tf, py, scale, extrapolated):
     cells += [f"**{tot['py']:.2f}**" if py else "-", fmt_rate(n, tot["py"]) if py else "-"]
     for k, r in enumerate(tf):
         cells.append(f"**{tot['py'] / (tot['tf'][k] * r['threads']):.1f}x**" if py else "-")
-    cells += [f"{c:.2f}" for c in tot["tfc"]] + [f"{tot['pyc']:.2f}" if py else "-",
-                                                 f"**{tot['pyc'] / tot['tfc'][0]:.1f}x**" if py and tot["tfc"][0] else "-"]
+    cells += [f"{c:.2f}" for c in tot["tfc"]] + [f"{tot['pyc']:.2f}" if py else "-"]
+    cells += [f"**{tot['pyc'] / c:.1f}x**" if py and c else "-" for c in tot["tfc"]]
     lines.append("| " + " | ".join(cells) + " |")
     cells = ["total (process, /usr/bin/time)", f"{n:,}"]
     for r in tf:
@@ -234,9 +254,55 @@ def table(args, corpus_mb, tf, py, scale, extrapolated):
     for r in tf:
         cells.append(f"{pw / (r['wall_seconds'] * r['threads']):.1f}x" if py else "-")
     cells += [f"{r['cpu_seconds']:.2f}" if r["cpu_seconds"] else "-" for r in tf]
-    cells += [f"{pc:.2f}" if pc else "-", f"{pc / t1['cpu_seconds']:.1f}x" if pc and t1["cpu_seconds"] else "-"]
+    cells.append(f"{pc:.2f}" if pc else "-")
+    cells += [f"{pc / r['cpu_seconds']:.1f}x" if pc and r["cpu_seconds"] else "-" for r in tf]
     lines.append("| " + " | ".join(cells) + " |")
     return lines, json_rows, tot
+
+
+def report(res):
+    """The Markdown report of a result (as run.py writes it to results-N.json)."""
+    tf, py, scale = res["trajforge"], res.get("python"), res.get("python_scale", 1.0)
+    extrapolated = scale != 1.0
+    n = res["n"]
+    lines, rows, tot = table(None, res["corpus_mb"], tf, py, scale, extrapolated)
+    t1 = tf[0]
+    render = t1["ledgers"].get("render", {})
+    lb, la = res.get("load_before") or [0], res.get("load_after") or [0]
+    md = [f"## trajforge end-to-end benchmark: {n:,} trajectories", "",
+          f"- corpus: {res.get('corpus_dir', '?')}/rollouts.json, {res['corpus_mb']:.1f} MB (tau-bench results, seed {res.get('seed')}); "
+          f"recipe tools/bench/e2e/e2e.yaml; tokenizer {res.get('tokenizer', '?')}",
+          f"- machine: {res.get('machine', '?')}; load average before {lb[0]:.1f}, after {la[0]:.1f} "
+          f"(other processes share the cores: compare CPU seconds when it is high)",
+          f"- SFT samples: {render.get('output', 0):,} (trajforge), tokens {int(render.get('counters', {}).get('tokens', 0)):,}"]
+    if py:
+        prs = py["stages"].get("render", {})
+        md[-1] += f"; Python: {prs.get('outputs', 0):,} samples, tokens {int(prs.get('notes', {}).get('tokens', 0)):,}" + \
+            (f" (on {py['n']:,} rollouts)" if extrapolated else "")
+    md += [""] + lines + [""]
+    md.append("Peak RSS: " + ", ".join(f"trajforge {r['threads']} thread{'s' if r['threads'] > 1 else ''} {r['peak_rss_mb']:.0f} MB" for r in tf) +
+              (f", Python {py['peak_rss_mb']:.0f} MB" + (f" (on {py['n']:,} rollouts)" if extrapolated else "") if py else "") + ".")
+    md.append("")
+    md.append("Kept per stage (trajforge 1 thread / Python): " + ", ".join(
+        f"{s} {t1['ledgers'].get(s, {}).get('output', 0):,}" + (f" / {py['stages'][s]['outputs']:,}" if py and s in py["stages"] and not extrapolated else "")
+        for s in STAGES))
+    if res.get("compare"):
+        md += ["", "Samples, trajforge vs Python: " + res["compare"]]
+    if extrapolated:
+        md += ["", f"Python times are EXTRAPOLATED: measured on {py['n']:,} rollouts and multiplied by {scale:.2f}."]
+    return "\n".join(md) + "\n", rows
+
+
+def write(res, work):
+    text, rows = report(res)
+    res["rows"] = rows
+    print(text)
+    base = os.path.join(work, f"results-{res['n']}")
+    with open(base + ".md", "w", encoding="utf-8") as f:
+        f.write(text)
+    with open(base + ".json", "w", encoding="utf-8") as f:
+        json.dump(res, f, indent=2, default=str)
+    print(f"wrote {base}.md and {base}.json", file=sys.stderr)
 
 
 def main():
@@ -251,12 +317,18 @@ def main():
     ap.add_argument("--python", default=sys.executable, help="interpreter with jinja2, transformers, tokenizers, jsonschema, datasketch, xxhash")
     ap.add_argument("--skip-python", action="store_true")
     ap.add_argument("--python-n", type=int, help="run the Python stack on M rollouts and scale its times by N/M")
+    ap.add_argument("--python-from", help="take the Python run from an earlier results-N.json instead of running it")
+    ap.add_argument("--from-json", help="only print (and rewrite) the report of an earlier results-N.json")
     ap.add_argument("--compare-samples", action="store_true", help="check trajforge's and Python's samples are identical (implies --keep)")
     ap.add_argument("--keep", action="store_true", help="keep the sft/ intermediates of every run")
     args = ap.parse_args()
+    args.work = os.path.abspath(args.work)
+    if args.from_json:
+        res = json.load(open(args.from_json, encoding="utf-8"))
+        write(res, os.path.dirname(os.path.abspath(args.from_json)))
+        return
     if args.compare_samples:
         args.keep = True
-    args.work = os.path.abspath(args.work)
     args.tokenizer = os.path.abspath(args.tokenizer)
     args.trajforge = os.path.abspath(args.trajforge)
     os.makedirs(args.work, exist_ok=True)
@@ -267,51 +339,25 @@ def main():
     corpus_dir = corpus(args)
     corpus_mb = os.path.getsize(os.path.join(corpus_dir, "rollouts.json")) / 1e6
     tf = [run_trajforge(args, corpus_dir, int(t)) for t in args.threads.split(",")]
-    py, scale, extrapolated = None, 1.0, False
-    if not args.skip_python:
+    py, scale = None, 1.0
+    if args.python_from:
+        old = json.load(open(args.python_from, encoding="utf-8"))
+        py, scale = old["python"], old.get("python_scale", 1.0)
+    elif not args.skip_python:
         if args.python_n and args.python_n < args.n:
             small = make_corpus(os.path.join(args.work, f"corpus-{args.python_n}-s{args.seed}"), args.python_n, args.seed)
             py = run_python(args, small, args.python_n)
-            scale, extrapolated = args.n / args.python_n, True
+            scale = args.n / args.python_n
         else:
             py = run_python(args, corpus_dir, args.n)
     load_after = os.getloadavg()
-
-    lines, rows, tot = table(args, corpus_mb, tf, py, scale, extrapolated)
-    t1 = tf[0]
-    render = t1["ledgers"].get("render", {})
-    md = [f"## trajforge end-to-end benchmark: {args.n:,} trajectories", "",
-          f"- corpus: {corpus_dir}/rollouts.json, {corpus_mb:.1f} MB (tau-bench results, seed {args.seed}); "
-          f"recipe tools/bench/e2e/e2e.yaml; tokenizer {args.tokenizer}",
-          f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}; load average before {load_before[0]:.1f}, "
-          f"after {load_after[0]:.1f} (other processes share the cores: compare CPU seconds when it is high)",
-          f"- SFT samples: {render.get('output', 0):,} (trajforge), tokens {int(render.get('counters', {}).get('tokens', 0)):,}"]
-    if py:
-        prs = py["stages"].get("render", {})
-        md[-1] += f"; Python: {prs.get('outputs', 0):,} samples, tokens {int(prs.get('notes', {}).get('tokens', 0)):,}" + \
-            (f" (on {args.python_n:,} rollouts)" if extrapolated else "")
-    md += [""] + lines + [""]
-    md.append("Peak RSS: " + ", ".join(f"trajforge {r['threads']} thread{'s' if r['threads'] > 1 else ''} {r['peak_rss_mb']:.0f} MB" for r in tf) +
-              (f", Python {py['peak_rss_mb']:.0f} MB" + (f" (on {args.python_n:,} rollouts)" if extrapolated else "") if py else "") + ".")
-    md.append("")
-    md.append("Kept per stage (trajforge 1 thread / Python): " + ", ".join(
-        f"{s} {t1['ledgers'].get(s, {}).get('output', 0):,}" + (f" / {py['stages'][s]['outputs']:,}" if py and s in py["stages"] and not extrapolated else "")
-        for s in STAGES))
-    if args.compare_samples and py and not extrapolated:
-        md.append("")
-        md.append("Samples, trajforge vs Python: " + compare_samples(t1["output"], py["output"]))
-    if extrapolated:
-        md.append("")
-        md.append(f"Python times are EXTRAPOLATED: measured on {args.python_n:,} rollouts and multiplied by {scale:.2f}.")
-    text = "\n".join(md) + "\n"
-    print(text)
-    base = os.path.join(args.work, f"results-{args.n}")
-    with open(base + ".md", "w", encoding="utf-8") as f:
-        f.write(text)
-    with open(base + ".json", "w", encoding="utf-8") as f:
-        json.dump({"n": args.n, "seed": args.seed, "corpus_mb": corpus_mb, "load_before": load_before, "load_after": load_after,
-                   "rows": rows, "trajforge": tf, "python": py, "python_scale": scale}, f, indent=2, default=str)
-    print(f"wrote {base}.md and {base}.json", file=sys.stderr)
+    compare = None
+    if args.compare_samples and py and scale == 1.0:
+        compare = compare_samples(tf[0]["output"], py["output"])
+    write({"n": args.n, "seed": args.seed, "corpus_dir": corpus_dir, "corpus_mb": corpus_mb, "tokenizer": args.tokenizer,
+           "machine": f"{platform.node()}, {os.cpu_count()} cores, {platform.platform()}",
+           "load_before": load_before, "load_after": load_after, "trajforge": tf, "python": py, "python_scale": scale,
+           "compare": compare}, args.work)
 
 
 if __name__ == "__main__":
