@@ -55,6 +55,23 @@ import Testing
         for r in records { #expect((try? JSON.parse(r.0)) != nil) }
     }
 
+    /// A large array is read in bounded batches, each closing between elements (memory must not
+    /// grow with the file: a batch once held the whole array).
+    @Test func arrayBatchesStayBounded() throws {
+        let elements = (0..<5000).map { #"{"k": \#($0), "text": "\#(String(repeating: "x", count: 200))"}"# }
+        let text = "[\n" + elements.joined(separator: ",\n") + "\n]"
+        let limits = ReaderLimits(batchBytes: 64 << 10, batchRecords: 2048)
+        let reader = JSONContainerReader(source: MemorySource(Array(text.utf8)), file: "t", shape: .array, limits: limits)
+        var batches = 0, records: [String] = []
+        while let batch = try reader.nextBatch() {
+            batches += 1
+            #expect(batch.storage.count < (64 << 10) + 4096, "batch of \(batch.storage.count) bytes")
+            for case .record(let r) in batch.items { records.append(String(decoding: batch.storage[r.range], as: UTF8.self)) }
+        }
+        #expect(records == elements)
+        #expect(batches > 10)
+    }
+
     @Test func arrayStructureProblems() throws {
         func problems(_ text: String) throws -> [String] {
             try drain(JSONContainerReader(source: MemorySource(Array(text.utf8)), file: "t", shape: .array)).problems.map(\.detail)

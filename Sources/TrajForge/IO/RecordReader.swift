@@ -458,6 +458,12 @@ public final class JSONContainerReader: ChunkedInput, RecordReader {
                         endCapture(&batch, asRecord: true)
                         phase = .elementStart
                         afterComma = true
+                        // A full batch closes between elements (the scan would otherwise run
+                        // to the end of the buffer, always inside the next element).
+                        if batch.storage.count >= limits.batchBytes || batch.items.count >= limits.batchRecords {
+                            start += 1
+                            return
+                        }
                     } else {
                         endCapture(&batch, asRecord: false)
                         phase = .memberKey
