@@ -504,20 +504,7 @@ public final class Deduplicator {
 
     /// `openRecords`, with records and rejects naming `name` (standard input spooled to `path`).
     static func open(_ path: String, as name: String, limits: ReaderLimits) throws(IOError) -> OpenedInput {
-        if path == name { return try openRecords(path, limits: limits) }
-        let (source, compression) = try openDecompressed(path)
-        let (head, damage) = try source.readHead(1 << 20)
-        let replay = PrefixedSource(prefix: head, rest: source, pendingError: damage)
-        var container = Container.sniff(head)
-        if container == .empty, damage != nil { container = .jsonl }
-        let reader: RecordReader?
-        switch container {
-        case .empty: reader = nil
-        case .jsonl: reader = JSONLReader(source: replay, file: name, limits: limits)
-        case .array: reader = JSONContainerReader(source: replay, file: name, shape: .array, limits: limits)
-        case .document: reader = WholeDocumentReader(source: replay, file: name, limits: limits)
-        }
-        return OpenedInput(reader: reader, container: container, compression: compression, replay: replay)
+        try openRecords(path, name: name, limits: limits)
     }
 }
 

@@ -132,7 +132,9 @@ public struct OpenedInput {
 }
 
 /// Opens a file of records (JSONL, a JSON array, or one JSON document), decompressing by magic bytes.
-public func openRecords(_ path: String, limits: ReaderLimits = .init()) throws(IOError) -> OpenedInput {
+/// Records and rejects name `name` (default: `path`; e.g. the original name of a spooled stdin).
+public func openRecords(_ path: String, name: String? = nil, limits: ReaderLimits = .init()) throws(IOError) -> OpenedInput {
+    let file = name ?? path
     let (source, compression) = try openDecompressed(path)
     let (head, damage) = try source.readHead(1 << 20)
     let replay = PrefixedSource(prefix: head, rest: source, pendingError: damage)
@@ -142,9 +144,9 @@ public func openRecords(_ path: String, limits: ReaderLimits = .init()) throws(I
     let reader: RecordReader?
     switch container {
     case .empty: reader = nil
-    case .jsonl: reader = JSONLReader(source: replay, file: path, limits: limits)
-    case .array: reader = JSONContainerReader(source: replay, file: path, shape: .array, limits: limits)
-    case .document: reader = WholeDocumentReader(source: replay, file: path, limits: limits)
+    case .jsonl: reader = JSONLReader(source: replay, file: file, limits: limits)
+    case .array: reader = JSONContainerReader(source: replay, file: file, shape: .array, limits: limits)
+    case .document: reader = WholeDocumentReader(source: replay, file: file, limits: limits)
     }
     return OpenedInput(reader: reader, container: container, compression: compression, replay: replay)
 }
