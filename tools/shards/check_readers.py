@@ -14,9 +14,10 @@
 The light readers (datasets, webdataset) run in CI (tools/dev test). mosaicml-streaming needs a
 CUDA torch build (about 6 GB); run it by hand in its own venv:
 
-    python3 -m venv /work/scratch/streaming-venv
-    /work/scratch/streaming-venv/bin/pip install mosaicml-streaming==0.13.0
-    /work/scratch/streaming-venv/bin/python tools/shards/check_readers.py .build/debug/trajforge \
+    STREAMING_VENV=/tmp/streaming-venv   # any folder outside the repo
+    python3 -m venv "$STREAMING_VENV"
+    "$STREAMING_VENV"/bin/pip install mosaicml-streaming==0.13.0
+    "$STREAMING_VENV"/bin/python tools/shards/check_readers.py .build/debug/trajforge \
         records.jsonl --readers streaming
 
 Exit status 0 when every check passes; each failure is printed.
