@@ -143,15 +143,20 @@ public final class GzipSource: ByteSource {
 
 // MARK: - zstd, xz, bzip2, lz4 (libarchive's raw format over its decompression filters)
 
-/// Holds what libarchive's read callback needs: the compressed source and a chunk buffer.
+/// Holds what libarchive's read callback needs: the source stream and a chunk buffer (also used
+/// by the WebDataset tar reader).
 final class ArchiveReadContext {
     let input: ByteSource
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var buffer: [UInt8]
     var error: IOError?
-    init(input: ByteSource) { self.input = input }
+    init(input: ByteSource, bufferSize: Int = 1 << 20) {
+        self.input = input
+        buffer = [UInt8](repeating: 0, count: bufferSize)
+    }
 }
 
-private let archiveReadCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t = { _, ctx, out in
+/// libarchive's read callback over an `ArchiveReadContext`.
+let archiveReadCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t = { _, ctx, out in
     let context = Unmanaged<ArchiveReadContext>.fromOpaque(ctx!).takeUnretainedValue()
     do {
         let n = try context.input.read(into: &context.buffer)

@@ -53,31 +53,12 @@ final class CountingSource: ByteSource {
 
 // MARK: - tar
 
-final class TarReadContext {
-    let input: ByteSource
-    var buffer = [UInt8](repeating: 0, count: 1 << 18)
-    var error: IOError?
-    init(input: ByteSource) { self.input = input }
-}
-
-private let tarReadCallback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, UnsafeMutablePointer<UnsafeRawPointer?>?) -> la_ssize_t = { _, ctx, out in
-    let context = Unmanaged<TarReadContext>.fromOpaque(ctx!).takeUnretainedValue()
-    do {
-        let n = try context.input.read(into: &context.buffer)
-        context.buffer.withUnsafeBytes { out?.pointee = $0.baseAddress }
-        return n
-    } catch {
-        context.error = error as? IOError ?? IOError(path: "", "\(error)")
-        return -1
-    }
-}
-
 /// WebDataset samples of one (decompressed) tar stream: each sample's `.json` member is a record.
 /// Members are grouped by key as WebDataset does (the name up to the first dot); a sample without
 /// `.json`, or members of one key that are not adjacent, are problems.
 final class TarShardReader: RecordReader {
     let archive: OpaquePointer
-    let context: TarReadContext
+    let context: ArchiveReadContext
     let file: String
     let limits: ReaderLimits
     var finished = false
@@ -91,10 +72,10 @@ final class TarShardReader: RecordReader {
         ensureUTF8Locale()
         self.file = file
         self.limits = limits
-        context = TarReadContext(input: source)
+        context = ArchiveReadContext(input: source, bufferSize: 1 << 18)
         archive = archive_read_new()
         archive_read_support_format_tar(archive)
-        _ = archive_read_open(archive, Unmanaged.passUnretained(context).toOpaque(), nil, tarReadCallback, nil)
+        _ = archive_read_open(archive, Unmanaged.passUnretained(context).toOpaque(), nil, archiveReadCallback, nil)
     }
 
     deinit { archive_read_free(archive) }
