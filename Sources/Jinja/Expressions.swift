@@ -426,10 +426,21 @@ final class ToJSONNode: ExprNode {
 
     override func write(_ s: inout RenderState) throws(TemplateError) {
         let writer = JSONWriter(format, s.out)
-        if s.cache != nil {
-            do {
+        if let cache = s.cache {
+            do throws(TemplateError) {
                 let v = try input.eval(&s)
-                s.out.append(try dumps(v, &s))
+                if case .dict(let d) = v {
+                    if let text = cache.text(node: self, dict: d) {
+                        s.out.append(text)
+                        return
+                    }
+                    // Serialized where it will stay, then remembered from there.
+                    let mark = s.out.count
+                    try writer.encode(v, level: 0)
+                    cache.store(node: self, dict: d, text: s.out.string(from: mark))
+                } else {
+                    try writer.encode(v, level: 0)
+                }
             } catch { throw s.locate(error, pos) }
             return
         }

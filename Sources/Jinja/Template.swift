@@ -39,30 +39,73 @@ public struct RenderOptions: Sendable {
 }
 
 /// A memo of `tojson` output shared by the renders that use it (see `RenderOptions.cache`).
+/// Looked up on every `tojson` of a dict, so it is a small open-addressing table keyed by the two
+/// object addresses (node, dict) rather than a `Dictionary` with its hashing.
 public final class RenderCache: @unchecked Sendable {
-    struct Key: Hashable {
-        let node: ObjectIdentifier
-        let dict: ObjectIdentifier
+    private struct Slot {
+        var node: AnyObject?
+        var dict: Dict?
+        var text: String = ""
     }
 
     private let lock = NSLock()
-    private var entries: [Key: (dict: Dict, text: String)] = [:]
+    private var slots: [Slot]
+    private var count = 0
     private let limit: Int
+    private var mask: Int
 
     /// `limit` bounds the number of remembered dicts (the memo is emptied when it is reached).
-    public init(limit: Int = 4096) { self.limit = limit }
+    public init(limit: Int = 4096) {
+        self.limit = max(limit, 1)
+        mask = 63
+        slots = Array(repeating: Slot(), count: 64)
+    }
+
+    @inline(__always)
+    private func start(_ node: AnyObject, _ dict: Dict) -> Int {
+        let a = UInt(bitPattern: Int(bitPattern: Unmanaged.passUnretained(node).toOpaque())) &* 0x9E37_79B9_7F4A_7C15
+        let b = UInt(bitPattern: Int(bitPattern: Unmanaged.passUnretained(dict).toOpaque())) &* 0xC2B2_AE3D_27D4_EB4F
+        return Int(truncatingIfNeeded: (a ^ b) >> 20) & mask
+    }
 
     func text(node: AnyObject, dict: Dict) -> String? {
         lock.lock()
         defer { lock.unlock() }
-        return entries[Key(node: ObjectIdentifier(node), dict: ObjectIdentifier(dict))]?.text
+        var i = start(node, dict)
+        while slots[i].node != nil {
+            if slots[i].node === node && slots[i].dict === dict { return slots[i].text }
+            i = (i + 1) & mask
+        }
+        return nil
     }
 
     func store(node: AnyObject, dict: Dict, text: String) {
         lock.lock()
         defer { lock.unlock() }
-        if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
-        entries[Key(node: ObjectIdentifier(node), dict: ObjectIdentifier(dict))] = (dict, text)
+        if count >= limit {
+            for k in slots.indices { slots[k] = Slot() }
+            count = 0
+        }
+        if (count + 1) * 2 > slots.count {
+            // Keep the table at most half full: double it and re-insert.
+            let old = slots
+            slots = Array(repeating: Slot(), count: old.count * 2)
+            mask = slots.count - 1
+            for e in old {
+                guard let n = e.node, let d = e.dict else { continue }
+                var j = start(n, d)
+                while slots[j].node != nil { j = (j + 1) & mask }
+                slots[j] = e
+            }
+        }
+        var i = start(node, dict)
+        while slots[i].node != nil {
+            if slots[i].node === node && slots[i].dict === dict { return }
+            i = (i + 1) & mask
+        }
+        // The slot holds both objects, so neither address can be reused while the entry exists.
+        slots[i] = Slot(node: node, dict: dict, text: text)
+        count += 1
     }
 }
 

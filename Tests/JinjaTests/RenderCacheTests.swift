@@ -25,4 +25,17 @@ import Testing
         let options = RenderOptions(cache: RenderCache(limit: 3))
         #expect(try t.render(["items": items], options: options) == (try t.render(["items": items])))
     }
+
+    @Test func growingCacheSharedByTwoTemplates() throws {
+        // Thousands of dicts (the table grows and empties itself at its limit), two templates with
+        // different tojson options on one cache, and each render's output as without a cache.
+        let a = try Template(source: #"{% for x in items %}{{ x | tojson }};{{ x | tojson(indent=1) }}{% endfor %}"#)
+        let b = try Template(source: #"{% for x in items %}{{ x | tojson(sort_keys=true) }}{% endfor %}"#)
+        let items: Value = .list((0..<3000).map { Value(json: ["z": .number(JSONNumber($0)), "a": .string("\($0 % 7)")]) })
+        let cache = RenderCache(limit: 2000)
+        for _ in 0..<2 {
+            #expect(try a.render(["items": items], options: RenderOptions(cache: cache)) == (try a.render(["items": items])))
+            #expect(try b.render(["items": items], options: RenderOptions(cache: cache)) == (try b.render(["items": items])))
+        }
+    }
 }

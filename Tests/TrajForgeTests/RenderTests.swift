@@ -76,7 +76,7 @@ func upstream(_ builtin: BuiltinTemplate) throws -> ChatTemplate {
         noTools.messages = [noTools.messages[0], noTools.messages[3]]
         cases.append(noTools)
         for t in cases {
-            let count = ChatContext(t, template: ours, arguments: .object, extra: [:]).messageValues.count
+            let count = ChatContext(t, template: ours, arguments: .object, variables: TemplateVariables(template: ours, extra: [:])).messageValues.count
             for gen in [false, true] {
                 var s1 = RenderSession(t, template: ours, options: SFTRenderOptions(), tracing: false)
                 var s2 = RenderSession(t, template: theirs, options: SFTRenderOptions(), tracing: false)
@@ -260,5 +260,29 @@ func upstream(_ builtin: BuiltinTemplate) throws -> ChatTemplate {
         #expect(startDrops.allSatisfy { $0["reason"] == "no-supervised-tokens" } && !startDrops.isEmpty)
         #expect(startSamples.allSatisfy { $0["labels"]!.array!.contains { $0.int! != -100 } })
         #expect(start.output + startDrops.count == RetailCorpus.replies)
+    }
+}
+
+/// Tool lists shared across a renderer's trajectories: only byte-identical lists may share.
+@Suite struct SharedToolsTests {
+    @Test func onlyByteIdenticalListsShare() throws {
+        let shared = SharedTools(limit: 2)
+        let composed = try JSON.parse(#"[{"name": "caf\u00e9", "parameters": {"a": 1, "b": 2.0}}]"#)
+        let decomposed = try JSON.parse(#"[{"name": "cafe\u0301", "parameters": {"a": 1, "b": 2.0}}]"#)
+        let reordered = try JSON.parse(#"[{"name": "caf\u00e9", "parameters": {"b": 2.0, "a": 1}}]"#)
+        let otherNumber = try JSON.parse(#"[{"name": "caf\u00e9", "parameters": {"a": 1, "b": 2.00}}]"#)
+        // Swift's String == calls the two spellings equal; they render differently.
+        #expect(composed == decomposed)
+        #expect(!exactlyEqual(composed, decomposed))
+        #expect(!exactlyEqual(composed, reordered))
+        #expect(!exactlyEqual(composed, otherNumber))
+        #expect(exactlyEqual(composed, try JSON.parse(#"[{"name": "café", "parameters": {"a": 1, "b": 2.0}}]"#)))
+
+        let first = shared.entry(for: composed)
+        #expect(shared.entry(for: composed).cache === first.cache)
+        #expect(shared.entry(for: decomposed).cache !== first.cache)
+        // A third list pushes the oldest out (limit 2): it comes back as a new entry.
+        _ = shared.entry(for: reordered)
+        #expect(shared.entry(for: composed).cache !== first.cache)
     }
 }

@@ -1,6 +1,7 @@
-// Chat-template rendering throughput: per-turn SFT samples (two renders per assistant reply: the
-// conversation through the reply, and the prompt before it) of canonical trajectories, in memory.
-// tools/bench/render_bench_py.py does the same work with transformers' jinja2 renderer.
+// Chat-template rendering throughput on canonical trajectories, in memory, two ways:
+//   template renders only: per assistant reply, the conversation through the reply and the prompt
+//     before it (what tools/bench/render_bench_py.py times with transformers' jinja2 renderer);
+//   samples: the render stage's per-turn work (those renders, the supervised span, the sample line).
 
 import ByteJSON
 import Dispatch
@@ -14,19 +15,28 @@ func runRenderBenchmark(trajectories file: String, template name: String, thread
     let replies = trajectories.reduce(0) { $0 + $1.messages.filter { $0.role == .assistant }.count }
 
     let renderer = SFTRenderer(template: template, options: SFTRenderOptions())
-    func pass(_ threads: Int) -> (seconds: Double, bytes: Int) {
+    /// Seconds for all trajectories on `threads` threads, and the bytes (sample JSON or rendered text) made.
+    func pass(_ threads: Int, _ work: (Trajectory) -> Int) -> (seconds: Double, bytes: Int) {
         var bytes = 0
         let seconds = best(of: 3) {
-            let sizes = parallelMap(count: trajectories.count, threads: threads) { k -> Int in
-                renderer.renderSamples(trajectories[k]).lines.count
-            }
-            bytes = sizes.reduce(0, +)
+            bytes = parallelMap(count: trajectories.count, threads: threads) { k in work(trajectories[k]) }.reduce(0, +)
         }
         return (seconds, bytes)
     }
-    let one = pass(1)
-    let many = pass(threads)
-    return String(format: "render %@: %d trajectories, %d samples (%.1f MB of sample JSON) | 1 thread %.0f samples/s (%.1f ms/trajectory) | %d threads %.0f samples/s",
-                  template.name, trajectories.count, replies, Double(one.bytes) / 1e6, Double(replies) / one.seconds,
-                  one.seconds * 1000 / Double(trajectories.count), threads, Double(replies) / many.seconds)
+    // The same work as render_bench_py.py: the two template renders per reply, nothing else.
+    let renders: (Trajectory) -> Int = { renderer.renderTurnsOnly($0) }
+    // The render stage's work: the renders, finding the supervised span, and the sample JSON line.
+    let samples: (Trajectory) -> Int = { renderer.renderSamples($0).lines.count }
+    var lines: [String] = []
+    lines.append(String(format: "render %@: %d trajectories, %d replies (samples)", template.name, trajectories.count, replies))
+    let kinds: [(String, (Trajectory) -> Int)] = [("template renders only (as render_bench_py.py)", renders),
+                                                ("samples (renders + span + sample JSON)", samples)]
+    for (label, work) in kinds {
+        let one = pass(1, work)
+        let many = pass(threads, work)
+        lines.append(String(format: "  %@: %.1f MB | 1 thread %.0f samples/s (%.2f ms/trajectory) | %d threads %.0f samples/s",
+                            label, Double(one.bytes) / 1e6, Double(replies) / one.seconds, one.seconds * 1000 / Double(trajectories.count),
+                            threads, Double(replies) / many.seconds))
+    }
+    return lines.joined(separator: "\n")
 }

@@ -1,6 +1,20 @@
 import ByteJSON
 import Jinja
 
+/// Special tokens and extra variables (extras override tokens): the same for every trajectory a
+/// renderer renders, so they are converted once.
+struct TemplateVariables: @unchecked Sendable {
+    let pairs: [(String, JSON)]
+    let values: [String: Value]
+
+    init(template: ChatTemplate, extra: JSONObject) {
+        var vars: [String: JSON] = template.specialTokens
+        for m in extra { vars[m.key] = m.value }
+        pairs = vars.sorted { $0.key < $1.key }
+        values = vars.mapValues(Value.init(json:))
+    }
+}
+
 /// Template variables for one trajectory, built the way transformers' `apply_chat_template`
 /// builds them: `messages` (the system prompt first), `tools` (None when there are none),
 /// `documents` (None), `add_generation_prompt`, every special token, then extra variables.
@@ -13,11 +27,15 @@ struct ChatContext {
     let offset: Int
     let toolsJSON: JSON
     let toolsValue: Value
+    /// The `tojson` memo that goes with a shared tool list (`SharedTools`), else nil.
+    let toolsCache: RenderCache?
     /// Special tokens and extra variables (already merged: extras override tokens).
     let variables: [(String, JSON)]
     let variableValues: [String: Value]
+    /// `variableValues` with tools, documents and placeholders for the per-render variables.
+    let renderValues: [String: Value]
 
-    init(_ t: Trajectory, template: ChatTemplate, arguments: ArgumentsForm, extra: JSONObject) {
+    init(_ t: Trajectory, template: ChatTemplate, arguments: ArgumentsForm, variables base: TemplateVariables, sharedTools: SharedTools? = nil) {
         var messages: [JSON] = []
         messages.reserveCapacity(t.messages.count + 1)
         if let system = t.system { messages.append(["role": "system", "content": .string(system)]) }
@@ -30,11 +48,24 @@ struct ChatContext {
         } else {
             toolsJSON = .array(template.toolForm == .raw ? t.tools.map { $0["function"] ?? $0 } : t.tools)
         }
-        toolsValue = Value(json: toolsJSON)
-        var vars: [String: JSON] = template.specialTokens
-        for m in extra { vars[m.key] = m.value }
-        variables = vars.sorted { $0.key < $1.key }
-        variableValues = vars.mapValues(Value.init(json:))
+        if let sharedTools, toolsJSON != .null {
+            let shared = sharedTools.entry(for: toolsJSON)
+            toolsValue = shared.value
+            toolsCache = shared.cache
+        } else {
+            toolsValue = Value(json: toolsJSON)
+            toolsCache = nil
+        }
+        variables = base.pairs
+        variableValues = base.values
+        // Every render's variables but its messages and generation flag (placeholders here, so
+        // setting them per render does not grow the copy).
+        var values = base.values
+        values["tools"] = toolsValue
+        values["documents"] = Value.none
+        values["messages"] = .list([])
+        values["add_generation_prompt"] = .bool(false)
+        renderValues = values
     }
 
     static func message(_ m: Message, arguments: ArgumentsForm) -> JSON {
@@ -55,10 +86,8 @@ struct ChatContext {
 
     /// Template variables for rendering `messages` (values), with or without a generation prompt.
     func variables(messages: [Value], generationPrompt: Bool) -> [String: Value] {
-        var v = variableValues
+        var v = renderValues
         v["messages"] = .list(messages)
-        v["tools"] = toolsValue
-        v["documents"] = Value.none
         v["add_generation_prompt"] = .bool(generationPrompt)
         return v
     }

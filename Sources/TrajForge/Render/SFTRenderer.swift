@@ -44,19 +44,37 @@ public final class SFTRenderer {
     let template: ChatTemplate
     let options: SFTRenderOptions
     public private(set) var ledger = Ledger(stage: "render")
+    /// Tool lists seen by this renderer, converted and serialized once (see `SharedTools`).
+    let sharedTools = SharedTools()
+    let variables: TemplateVariables
 
     public init(template: ChatTemplate, options: SFTRenderOptions) {
         self.template = template
         self.options = options
+        variables = RenderSession.variables(template, options)
         ledger.outputUnit = "samples"
     }
 
     /// The samples of one trajectory (its JSONL lines, drops and counts), without the file plumbing.
     public func renderSamples(_ t: Trajectory) -> ItemOutput {
         var out = ItemOutput()
-        var session = RenderSession(t, template: template, options: options, tracing: false)
+        var session = RenderSession(t, template: template, options: options, tracing: false, sharedTools: sharedTools, variables: variables)
         session.produce(into: &out)
         return out
+    }
+
+    /// Benchmarks: only the template renders behind one trajectory's per-turn samples (for each
+    /// reply, the conversation through it and the prompt before it, as transformers renders them),
+    /// without spans, tokens or sample lines. Returns the bytes rendered.
+    public func renderTurnsOnly(_ t: Trajectory) -> Int {
+        var session = RenderSession(t, template: template, options: options, tracing: false, sharedTools: sharedTools, variables: variables)
+        var bytes = 0
+        for k in t.messages.indices where t.messages[k].role == .assistant {
+            let i = session.context.offset + k
+            if case .success(let b) = session.render(count: i + 1, generationPrompt: false) { bytes += b.count }
+            if case .success(let b) = session.render(count: i, generationPrompt: true) { bytes += b.count }
+        }
+        return bytes
     }
 
     /// `trace`, if given, receives every template render: its variables and its output (or the
@@ -64,6 +82,8 @@ public final class SFTRenderer {
     public func run(inputs: [String], output: OutputFile, rejects: OutputFile?, drops: OutputFile?, trace: OutputFile?) throws(IOError) {
         let template = self.template
         let options = self.options
+        let sharedTools = self.sharedTools
+        let variables = self.variables
         let tracing = trace != nil
         if let trace {
             // The first trace line says which template (and clock) the renders used.
@@ -73,7 +93,7 @@ public final class SFTRenderer {
         }
         try TrajectoryStage.run(inputs: inputs, stage: "render", threads: options.threads, limits: options.limits, ledger: &ledger,
                                 output: output, rejects: rejects, drops: drops, side: trace) { t, out in
-            var session = RenderSession(t, template: template, options: options, tracing: tracing)
+            var session = RenderSession(t, template: template, options: options, tracing: tracing, sharedTools: sharedTools, variables: variables)
             session.produce(into: &out)
             if tracing {
                 // Also the whole conversation, and all but its last message with a generation prompt.
@@ -112,21 +132,29 @@ struct RenderSession {
     /// Stands in for an assistant reply's content when a template is not prefix-stable.
     static let sentinel = "\u{E000}trajforge-span\u{E001}"
 
-    init(_ t: Trajectory, template: ChatTemplate, options: SFTRenderOptions, tracing: Bool) {
+    init(_ t: Trajectory, template: ChatTemplate, options: SFTRenderOptions, tracing: Bool, sharedTools: SharedTools? = nil,
+         variables: TemplateVariables? = nil) {
         self.t = t
         self.template = template
         self.options = options
         self.tracing = tracing
         tokenMemo = options.tokenization != nil && options.mode == .perTurn ? EncodingMemo() : nil
+        context = ChatContext(t, template: template, arguments: options.arguments,
+                              variables: variables ?? RenderSession.variables(template, options), sharedTools: sharedTools)
+        // A tojson memo: the renders of a trajectory share its tool and argument dicts (and
+        // trajectories with the same tool list share that list's memo).
+        var render = options.date.map { Jinja.RenderOptions.pinned(to: $0, budget: options.budget) } ?? Jinja.RenderOptions(budget: options.budget)
+        render.cache = context.toolsCache ?? RenderCache()
+        renderOptions = render
+    }
+
+    /// The special tokens and `--var`s (and `date_string` with a pinned date) of every render.
+    static func variables(_ template: ChatTemplate, _ options: SFTRenderOptions) -> TemplateVariables {
         var extra = options.variables
         if let date = options.date, extra["date_string"] == nil {
             extra["date_string"] = .string(formatDate(date, "%d %b %Y"))
         }
-        context = ChatContext(t, template: template, arguments: options.arguments, extra: extra)
-        // One tojson memo per trajectory: its renders share the same tool and argument dicts.
-        var render = options.date.map { Jinja.RenderOptions.pinned(to: $0, budget: options.budget) } ?? Jinja.RenderOptions(budget: options.budget)
-        render.cache = RenderCache()
-        renderOptions = render
+        return TemplateVariables(template: template, extra: extra)
     }
 
     /// Renders `count` template messages (optionally with one replaced), recording the trace.
