@@ -14,10 +14,25 @@ enum Paths {
     static func fixture(_ name: String) -> String { fixtures + "/" + name }
 }
 
+/// The folder that holds every test folder of this test process; removed when the process exits
+/// (the tests write gigabytes over a run), unless TRAJFORGE_KEEP_TEST_FILES is set.
+private let testRoot: String = {
+    let root = testRootPath()
+    try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    if ProcessInfo.processInfo.environment["TRAJFORGE_KEEP_TEST_FILES"] == nil {
+        atexit { try? FileManager.default.removeItem(atPath: testRootPath()) }
+    }
+    return root
+}()
+
+private func testRootPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("trajforge-tests-\(getpid())").path
+}
+
 /// A fresh temporary folder for one test.
 func temporaryFolder(_ name: String = #function) -> String {
     let safe = name.filter { $0.isLetter || $0.isNumber }
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("trajforge-tests-\(getpid())-\(safe)-\(UUID().uuidString.prefix(8))").path
+    let path = (testRoot as NSString).appendingPathComponent("\(safe)-\(UUID().uuidString.prefix(8))")
     try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
