@@ -4,17 +4,106 @@ import Foundation
 // its own, so the bytes of a shard never depend on the thread count or the scheduling. At most
 // threads + 1 shards wait or run at once: memory stays near (threads + 2) x the shard size.
 
-/// The records of one shard, in order, ready for a worker.
-struct PendingShard: @unchecked Sendable {
-    var index: Int
-    /// Payloads back to back (JSONL: the shard's bytes exactly, newlines included).
-    var storage: [UInt8]
-    var ranges: [Range<Int>]
+/// The records of one shard, in order. The reading thread fills it (`ShardAssembler`) while a
+/// worker may already be compressing the records published so far ("streaming", where the format
+/// and codec allow it: see `ShardJobContext`); `close` fixes its size.
+///
+/// A record is a range of one of the feed's storages: an input batch's bytes kept as they are (a
+/// JSONL line stored verbatim: no copy), a record's own encoded bytes, or a buffer the assembler
+/// copied records into. A worker drops each storage once it has taken its records, so a streamed
+/// shard does not hold its whole input.
+final class ShardFeed: @unchecked Sendable {
+    let index: Int
     /// Position of the shard's first record in the whole set (WebDataset positional keys).
-    var firstPosition: Int
-    /// The uncompressed size the shard will have.
-    var uncompressedBytes: Int
-    var layout: MDSLayout?
+    let firstPosition: Int
+    let layout: MDSLayout?
+    private let condition = NSCondition()
+    private var storages: [[UInt8]] = []
+    /// How many records each storage holds (its ranges follow on from the previous storage's).
+    private var counts: [Int] = []
+    private var ranges: [Range<Int>] = []
+    private var closedSize: Int?
+    private var aborted = false
+
+    init(index: Int, firstPosition: Int, layout: MDSLayout?) {
+        self.index = index
+        self.firstPosition = firstPosition
+        self.layout = layout
+    }
+
+    /// Producer: appends records (`counts[k]` ranges of `storages[k]`, in order).
+    func publish(_ newStorages: [[UInt8]], _ newCounts: [Int], _ newRanges: [Range<Int>]) {
+        guard !newStorages.isEmpty else { return }
+        condition.lock()
+        storages.append(contentsOf: newStorages)
+        counts.append(contentsOf: newCounts)
+        ranges.append(contentsOf: newRanges)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Producer: no more records; the shard will have `uncompressedBytes` bytes.
+    func close(uncompressedBytes: Int) {
+        condition.lock()
+        closedSize = uncompressedBytes
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The run failed elsewhere: a worker waiting for records stops.
+    func abort() {
+        condition.lock()
+        aborted = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Worker: waits until the shard is closed; its record count and uncompressed size.
+    func waitClosed() throws(IOError) -> (records: Int, uncompressedBytes: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        while closedSize == nil && !aborted { condition.wait() }
+        if aborted { throw IOError(path: "shard \(index)", "cancelled") }
+        return (ranges.count, closedSize!)
+    }
+
+    /// Worker: each storage with its records' ranges, in order, as they are published, until the
+    /// shard is closed; each storage is dropped from the feed once handed over.
+    func consume(_ body: (_ storage: [UInt8], _ ranges: ArraySlice<Range<Int>>) throws(IOError) -> Void) throws(IOError) {
+        var next = 0
+        var firstRange = 0
+        while true {
+            condition.lock()
+            while next == storages.count && closedSize == nil && !aborted { condition.wait() }
+            if aborted {
+                condition.unlock()
+                throw IOError(path: "shard \(index)", "cancelled")
+            }
+            let end = storages.count
+            let taken = Array(storages[next..<end])
+            for k in next..<end { storages[k] = [] }
+            let takenCounts = Array(counts[next..<end])
+            let rangeEnd = firstRange + takenCounts.reduce(0, +)
+            let takenRanges = ranges[firstRange..<rangeEnd]
+            let done = closedSize != nil
+            condition.unlock()
+            var at = takenRanges.startIndex
+            for (k, storage) in taken.enumerated() {
+                try body(storage, takenRanges[at..<(at + takenCounts[k])])
+                at += takenCounts[k]
+            }
+            next = end
+            firstRange = rangeEnd
+            if done { return }
+        }
+    }
+
+    /// Worker, after `waitClosed`: every record's length, in order (MDS offsets).
+    func recordLengths() -> [Int] {
+        condition.lock()
+        defer { condition.unlock() }
+        return ranges.map(\.count)
+    }
 }
 
 /// What a worker made of a shard.
@@ -31,6 +120,20 @@ struct ShardResult: Sendable {
     var reused: Bool
 }
 
+/// A record's bytes for `ShardAssembler`: kept where they are (`storage` is held, not copied), or
+/// copied (the caller reuses or frees their buffer).
+enum ShardRecordBytes {
+    case keep([UInt8], Range<Int>)
+    case copy(ArraySlice<UInt8>)
+
+    var bytes: ArraySlice<UInt8> {
+        switch self {
+        case .keep(let storage, let range): storage[range]
+        case .copy(let slice): slice
+        }
+    }
+}
+
 /// Collects records into shards by the format's size rule.
 struct ShardAssembler {
     let format: ShardFormat
@@ -38,11 +141,26 @@ struct ShardAssembler {
     let maxRecords: Int?
     let layout: MDSLayout?
     let baseSize: Int
+    /// Records are handed to the feed in steps of about this many bytes.
+    static let publishBytes = 1 << 20
+    /// Copied records go into buffers of about this size.
+    static let copyBufferBytes = 4 << 20
     private(set) var index = 0
     private(set) var position = 0
-    var storage: [UInt8] = []
-    var ranges: [Range<Int>] = []
     var size: Int
+    /// The open shard (nil before its first record).
+    private(set) var feed: ShardFeed?
+    private var recordCount = 0
+    // Records not yet published to the feed.
+    private var storages: [[UInt8]] = []
+    private var counts: [Int] = []
+    private var ranges: [Range<Int>] = []
+    private var pendingBytes = 0
+    /// The storage the last record came from (identity), so its neighbours join the same entry.
+    private var lastBase: UnsafeRawPointer?
+    /// Records copied since the last publish (`ownRanges` index into it).
+    private var own: [UInt8] = []
+    private var ownRanges: [Range<Int>] = []
 
     init(format: ShardFormat, maxBytes: Int, maxRecords: Int?, layout: MDSLayout?) {
         self.format = format
@@ -53,9 +171,10 @@ struct ShardAssembler {
         size = baseSize
     }
 
-    /// Adds a record; returns the shard it closed first, if it did not fit.
-    mutating func add(_ payload: ArraySlice<UInt8>, size recordSize: Int) -> PendingShard? {
-        let countFull = maxRecords.map { ranges.count >= $0 } ?? false
+    /// Adds a record that adds `recordSize` uncompressed bytes to its shard. Returns the shard it
+    /// closed first, if the record did not fit, and the shard it opened, if it is the first of one.
+    mutating func add(_ record: ShardRecordBytes, size recordSize: Int) -> (closed: ShardFeed?, opened: ShardFeed?) {
+        let countFull = maxRecords.map { recordCount >= $0 } ?? false
         let full: Bool
         switch format {
         case .mds:
@@ -63,48 +182,98 @@ struct ShardAssembler {
             // the shard is still empty.
             full = maxBytes < size + recordSize || countFull
         case .jsonl:
-            full = !ranges.isEmpty && (size + recordSize > maxBytes || countFull)
+            full = recordCount > 0 && (size + recordSize > maxBytes || countFull)
         case .webdataset:
-            full = !ranges.isEmpty && (TarStreamWriter.streamBytes(members: size + recordSize) > maxBytes || countFull)
+            full = recordCount > 0 && (TarStreamWriter.streamBytes(members: size + recordSize) > maxBytes || countFull)
         }
         let closed = full ? take() : nil
-        let start = storage.count
-        storage.append(contentsOf: payload)
-        if format == .jsonl { storage.append(0x0A) }
-        ranges.append(start..<storage.count)
+        var opened: ShardFeed?
+        if feed == nil {
+            let f = ShardFeed(index: index, firstPosition: position, layout: layout)
+            feed = f
+            opened = f
+        }
+        let length: Int
+        switch record {
+        case .copy(let bytes):
+            length = bytes.count
+            if own.isEmpty { own.reserveCapacity(max(ShardAssembler.copyBufferBytes, length)) }
+            let start = own.count
+            own.append(contentsOf: bytes)
+            ownRanges.append(start..<own.count)
+            if own.count >= ShardAssembler.copyBufferBytes { sealOwn() }
+        case .keep(let storage, let range):
+            length = range.count
+            let base = storage.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+            if !ownRanges.isEmpty { sealOwn() }
+            if base == nil || base != lastBase {
+                storages.append(storage)
+                counts.append(0)
+                lastBase = base
+            }
+            counts[counts.count - 1] += 1
+            ranges.append(range)
+        }
+        pendingBytes += length
+        recordCount += 1
         size += recordSize
         position += 1
-        return closed
+        if pendingBytes >= ShardAssembler.publishBytes { publish() }
+        return (closed, opened)
     }
 
-    /// The last shard (nil when it would be empty).
-    mutating func finish() -> PendingShard? { ranges.isEmpty ? nil : take() }
+    /// Closes the last shard (nil when none is open).
+    mutating func finish() -> ShardFeed? { recordCount == 0 ? nil : take() }
 
-    private mutating func take() -> PendingShard {
-        let shard = PendingShard(index: index, storage: storage, ranges: ranges, firstPosition: position - ranges.count,
-                                 uncompressedBytes: format == .webdataset ? TarStreamWriter.streamBytes(members: size) : size, layout: layout)
-        index += 1
-        storage = []
-        storage.reserveCapacity(shard.storage.count)
+    /// The copy buffer becomes a storage of its own.
+    private mutating func sealOwn() {
+        guard !ownRanges.isEmpty else { return }
+        storages.append(own)
+        counts.append(ownRanges.count)
+        ranges.append(contentsOf: ownRanges)
+        own = []
+        ownRanges = []
+        lastBase = nil
+    }
+
+    private mutating func publish() {
+        sealOwn()
+        feed?.publish(storages, counts, ranges)
+        storages = []
+        counts = []
         ranges = []
+        pendingBytes = 0
+        lastBase = nil
+    }
+
+    private mutating func take() -> ShardFeed {
+        publish()
+        // MDS closes a shard before a sample that does not fit even when it is empty (as
+        // mosaicml-streaming does): that shard has no records.
+        let f = feed ?? ShardFeed(index: index, firstPosition: position, layout: layout)
+        f.close(uncompressedBytes: format == .webdataset ? TarStreamWriter.streamBytes(members: size) : size)
+        feed = nil
+        index += 1
+        recordCount = 0
         size = baseSize
-        return shard
+        return f
     }
 }
 
 /// A fixed set of worker threads with a bounded queue.
 final class ShardWorkerPool: @unchecked Sendable {
     private let condition = NSCondition()
-    private var queue: [PendingShard] = []
+    private var queue: [ShardFeed] = []
+    private var active: [ShardFeed] = []
     private var running = 0
     private var results: [ShardResult] = []
     private var failure: Error?
     private var closing = false
     private var alive = 0
     private let capacity: Int
-    private let work: @Sendable (PendingShard) throws -> ShardResult
+    private let work: @Sendable (ShardFeed) throws -> ShardResult
 
-    init(threads: Int, work: @escaping @Sendable (PendingShard) throws -> ShardResult) {
+    init(threads: Int, work: @escaping @Sendable (ShardFeed) throws -> ShardResult) {
         capacity = threads + 1
         self.work = work
         alive = threads
@@ -129,11 +298,13 @@ final class ShardWorkerPool: @unchecked Sendable {
             }
             let job = queue.removeFirst()
             running += 1
+            active.append(job)
             condition.unlock()
             let outcome: Result<ShardResult, Error>
             do { outcome = .success(try work(job)) } catch { outcome = .failure(error) }
             condition.lock()
             running -= 1
+            active.removeAll { $0 === job }
             switch outcome {
             case .success(let r): results.append(r)
             case .failure(let e): if failure == nil { failure = e }
@@ -144,7 +315,7 @@ final class ShardWorkerPool: @unchecked Sendable {
     }
 
     /// Queues a shard, waiting while the pool is full; throws the first worker failure.
-    func submit(_ shard: PendingShard) throws {
+    func submit(_ shard: ShardFeed) throws {
         condition.lock()
         defer { condition.unlock() }
         while queue.count + running >= capacity && failure == nil { condition.wait() }
@@ -172,6 +343,7 @@ final class ShardWorkerPool: @unchecked Sendable {
         if failure == nil { failure = CancellationError() }
         closing = true
         queue.removeAll()
+        for feed in active { feed.abort() }
         condition.broadcast()
         while alive > 0 { condition.wait() }
         condition.unlock()

@@ -349,13 +349,24 @@ final class ShardJobContext: @unchecked Sendable {
         self.crashAfter = crashAfter
     }
 
+    /// Whether a shard's bytes can be written while the shard is still being assembled: JSONL
+    /// without compression or with gzip (neither needs the size up front; a zstd frame header holds
+    /// it, and an MDS shard starts with every record's offset). The worker feeds the compressor the
+    /// same 1 MiB pieces either way, so the bytes are the same.
+    static func streams(_ options: ShardOptions) -> Bool {
+        options.format == .jsonl && options.effectiveCodec != .zstd
+    }
+
     /// Writes one shard to its provisional file (or keeps the earlier run's file when it verifies).
-    func write(_ shard: PendingShard) throws -> ShardResult {
-        if let c = candidates[shard.index], c.records == shard.ranges.count, c.uncompressedBytes == shard.uncompressedBytes {
-            for path in c.paths {
-                if let (sha, size) = try hashFile(path), sha == c.sha256, size == c.compressedBytes {
-                    return ShardResult(index: shard.index, path: path, records: c.records, uncompressedBytes: c.uncompressedBytes,
-                                       compressedBytes: c.compressedBytes, sha256: c.sha256, rawHashes: c.rawHashes, zipHashes: c.zipHashes, reused: true)
+    func write(_ shard: ShardFeed) throws -> ShardResult {
+        if let c = candidates[shard.index] {
+            let (records, size) = try shard.waitClosed()
+            if c.records == records, c.uncompressedBytes == size {
+                for path in c.paths {
+                    if let (sha, size) = try hashFile(path), sha == c.sha256, size == c.compressedBytes {
+                        return ShardResult(index: shard.index, path: path, records: c.records, uncompressedBytes: c.uncompressedBytes,
+                                           compressedBytes: c.compressedBytes, sha256: c.sha256, rawHashes: c.rawHashes, zipHashes: c.zipHashes, reused: true)
+                    }
                 }
             }
         }
@@ -369,10 +380,16 @@ final class ShardJobContext: @unchecked Sendable {
         // Uncompressed, the raw bytes are the file: hash them once (SHA-256 is always computed).
         let file = HashingFileSink(fd: fd, path: temp, extraHashes: codec == .none ? mdsHashes.filter { $0 != "sha256" } : mdsHashes)
         let raw: RawSink
+        let records: Int
+        let planned: Int
         do {
-            raw = RawSink(next: try compressorSink(codec, level: options.effectiveLevel, next: file, path: temp, size: shard.uncompressedBytes),
+            // Compressors that need the size wait for the shard to close.
+            let streaming = ShardJobContext.streams(options)
+            let closedEarly = streaming ? nil : try shard.waitClosed()
+            raw = RawSink(next: try compressorSink(codec, level: options.effectiveLevel, next: file, path: temp, size: closedEarly?.uncompressedBytes ?? 0),
                           hashes: codec == .none ? [] : mdsHashes)
             try encodeShard(shard, into: raw, path: temp)
+            (records, planned) = try closedEarly ?? shard.waitClosed()
             try raw.finish()
         } catch {
             Glibc.close(fd)
@@ -380,9 +397,9 @@ final class ShardJobContext: @unchecked Sendable {
             throw error
         }
         Glibc.close(fd)
-        guard raw.count == shard.uncompressedBytes else {
+        guard raw.count == planned else {
             unlink(temp)
-            throw IOError(path: temp, "internal error: shard \(shard.index) has \(raw.count) uncompressed bytes, \(shard.uncompressedBytes) were planned")
+            throw IOError(path: temp, "internal error: shard \(shard.index) has \(raw.count) uncompressed bytes, \(planned) were planned")
         }
         if rename(temp, part) != 0 { throw IOError.errno(part, "cannot rename \(temp)") }
         let sha = file.sha256Hex
@@ -394,7 +411,7 @@ final class ShardJobContext: @unchecked Sendable {
         let zipHashes = codec == .none ? [:] : file.extraHex
         func dict(_ d: [String: String]) -> JSON { .object(JSONObject(d.sorted { $0.key < $1.key }.map { JSONMember($0.key, .string($0.value)) })) }
         try journal.append(.object(["type": "shard", "index": .number(JSONNumber(shard.index)), "part": .string(partName),
-                                    "records": .number(JSONNumber(shard.ranges.count)), "uncompressed_bytes": .number(JSONNumber(raw.count)),
+                                    "records": .number(JSONNumber(records)), "uncompressed_bytes": .number(JSONNumber(raw.count)),
                                     "compressed_bytes": .number(JSONNumber(file.count)), "sha256": .string(sha),
                                     "raw_hashes": dict(rawHashes), "zip_hashes": dict(zipHashes)]))
         if let crashAfter {
@@ -404,48 +421,114 @@ final class ShardJobContext: @unchecked Sendable {
             lock.unlock()
             if n >= crashAfter { throw SimulatedCrash() }
         }
-        return ShardResult(index: shard.index, path: part, records: shard.ranges.count, uncompressedBytes: raw.count, compressedBytes: file.count,
+        return ShardResult(index: shard.index, path: part, records: records, uncompressedBytes: raw.count, compressedBytes: file.count,
                            sha256: sha, rawHashes: rawHashes, zipHashes: zipHashes, reused: false)
     }
 
-    /// The uncompressed shard bytes, in the container format.
-    private func encodeShard(_ shard: PendingShard, into sink: ByteSink, path: String) throws(IOError) {
-        let storage = shard.storage
-        func writeSlices(_ bytes: [UInt8], _ range: Range<Int>) throws(IOError) {
-            var at = range.lowerBound
-            while at < range.upperBound {
-                let end = min(range.upperBound, at + (1 << 20))
-                try sink.write(bytes[at..<end])
-                at = end
-            }
-        }
+    /// The uncompressed shard bytes, in the container format. JSONL lines and MDS samples reach
+    /// `sink` in 1 MiB pieces, cut as if the shard's bytes lay in one buffer.
+    private func encodeShard(_ shard: ShardFeed, into sink: ByteSink, path: String) throws(IOError) {
         switch options.format {
         case .jsonl:
-            try writeSlices(storage, 0..<storage.count)
+            let out = ChunkedWriter(sink)
+            try shard.consume { storage, ranges throws(IOError) in
+                let result: Result<Void, IOError> = storage.withUnsafeBytes { b in
+                    do throws(IOError) {
+                        for r in ranges {
+                            try out.append(UnsafeRawBufferPointer(rebasing: b[r]))
+                            try out.append(newline: ())
+                        }
+                        return .success(())
+                    } catch { return .failure(error) }
+                }
+                try result.get()
+            }
+            try out.flush()
         case .webdataset:
             let tar = try TarStreamWriter(next: sink, path: path)
-            for (k, range) in shard.ranges.enumerated() {
-                let sample = TarSample(storage, range)
-                let key = sample.key.isEmpty ? String(shard.firstPosition + k, digits: 9) : String(decoding: sample.key, as: UTF8.self)
-                for m in sample.members {
-                    try tar.add(name: key + "." + String(decoding: m.ext, as: UTF8.self), data: storage[m.range])
+            var k = 0
+            try shard.consume { storage, ranges throws(IOError) in
+                for range in ranges {
+                    let sample = TarSample(storage, range)
+                    let key = sample.key.isEmpty ? String(shard.firstPosition + k, digits: 9) : String(decoding: sample.key, as: UTF8.self)
+                    for m in sample.members {
+                        try tar.add(name: key + "." + String(decoding: m.ext, as: UTF8.self), data: storage[m.range])
+                    }
+                    k += 1
                 }
             }
             try tar.close()
         case .mds:
             guard let layout = shard.layout else { throw IOError(path: path, "internal error: no MDS layout") }
+            let lengths = shard.recordLengths()
             var head: [UInt8] = []
-            appendUInt32(UInt32(shard.ranges.count), to: &head)
-            var offset = 4 + 4 * (shard.ranges.count + 1) + layout.config.count
+            appendUInt32(UInt32(lengths.count), to: &head)
+            var offset = 4 + 4 * (lengths.count + 1) + layout.config.count
             appendUInt32(UInt32(truncatingIfNeeded: offset), to: &head)
-            for r in shard.ranges {
-                offset += r.count
+            for n in lengths {
+                offset += n
                 appendUInt32(UInt32(truncatingIfNeeded: offset), to: &head)
             }
             head.append(contentsOf: layout.config)
             try sink.write(head)
-            try writeSlices(storage, 0..<storage.count)
+            let out = ChunkedWriter(sink)
+            try shard.consume { storage, ranges throws(IOError) in
+                let result: Result<Void, IOError> = storage.withUnsafeBytes { b in
+                    do throws(IOError) {
+                        for r in ranges { try out.append(UnsafeRawBufferPointer(rebasing: b[r])) }
+                        return .success(())
+                    } catch { return .failure(error) }
+                }
+                try result.get()
+            }
+            try out.flush()
         }
+    }
+}
+
+/// Passes bytes on in pieces of exactly `pieceBytes` (the last one shorter), however they arrive:
+/// a compressor sees the same calls as when a shard's bytes were written from one buffer.
+final class ChunkedWriter {
+    static let pieceBytes = 1 << 20
+    let sink: ByteSink
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkedWriter.pieceBytes, alignment: 64)
+    private var fill = 0
+
+    init(_ sink: ByteSink) { self.sink = sink }
+    deinit { buffer.deallocate() }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
+        var rest = bytes
+        while !rest.isEmpty {
+            if fill == 0 && rest.count >= buffer.count {
+                try sink.write(UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<(rest.startIndex + buffer.count)]))
+                rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + buffer.count)...])
+                continue
+            }
+            let n = min(buffer.count - fill, rest.count)
+            (buffer.baseAddress! + fill).copyMemory(from: rest.baseAddress!, byteCount: n)
+            fill += n
+            rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + n)...])
+            if fill == buffer.count {
+                try sink.write(UnsafeRawBufferPointer(buffer))
+                fill = 0
+            }
+        }
+    }
+
+    @inline(__always)
+    func append(newline: Void) throws(IOError) {
+        buffer[fill] = 0x0A
+        fill += 1
+        if fill == buffer.count {
+            try sink.write(UnsafeRawBufferPointer(buffer))
+            fill = 0
+        }
+    }
+
+    func flush() throws(IOError) {
+        if fill > 0 { try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<fill])) }
+        fill = 0
     }
 }
 
@@ -459,12 +542,14 @@ struct Producer {
     var assembler: ShardAssembler?
     var lastKey: [UInt8]?
     var pendingRejects: [Reject] = []
+    let streams: Bool
 
     init(options: ShardOptions, pool: ShardWorkerPool, rejects: OutputFile?, ledger: Ledger) {
         self.options = options
         self.pool = pool
         self.rejects = rejects
         self.ledger = ledger
+        streams = ShardJobContext.streams(options)
         if let columns = options.columns { layout = Producer.makeLayout(columns, options) }
     }
 
@@ -492,6 +577,7 @@ struct Producer {
                     case .context: return nil
                     }
                 }
+                let sparse = batch.storage.count < batch.storage.capacity / 2
                 for (i, result) in results.enumerated() {
                     guard let result else { continue }
                     ledger.input += 1
@@ -504,8 +590,12 @@ struct Producer {
                         let origin = SpillOrigin(input: k, line: raw.location.line, index: raw.location.index, offset: raw.location.offset)
                         if let spill {
                             try spill.add(record.bytes(batch), origin: origin, seed: options.seed)
+                        } else if let source = record.source {
+                            // A line kept as it is stays in the batch, unless the batch holds much
+                            // less than it reserved (many short lines): then it is copied.
+                            try assemble(sparse ? .copy(batch.storage[source]) : .keep(batch.storage, source), size: record.size, origin: origin, inputs: inputs)
                         } else {
-                            try assemble(record.bytes(batch), size: record.size, origin: origin, inputs: inputs)
+                            try assemble(.keep(record.payload, 0..<record.payload.count), size: record.size, origin: origin, inputs: inputs)
                         }
                     }
                 }
@@ -523,7 +613,7 @@ struct Producer {
 
     /// Pass 2 of the shuffle: a payload from the spill.
     mutating func assemble(_ payload: ArraySlice<UInt8>, origin: SpillOrigin, inputs: [String]) throws {
-        try assemble(payload, size: Producer.recordSize(payload, options.format), origin: origin, inputs: inputs)
+        try assemble(.copy(payload), size: Producer.recordSize(payload, options.format), origin: origin, inputs: inputs)
     }
 
     /// The uncompressed bytes a payload adds to its shard (as `RecordEncoder` computed it).
@@ -537,7 +627,8 @@ struct Producer {
         }
     }
 
-    mutating func assemble(_ payload: ArraySlice<UInt8>, size: Int, origin: SpillOrigin, inputs: [String]) throws {
+    mutating func assemble(_ record: ShardRecordBytes, size: Int, origin: SpillOrigin, inputs: [String]) throws {
+        let payload = record.bytes
         if options.keyField != nil {
             // Two adjacent samples with one key would merge (or fail) in WebDataset's reader.
             let keyLength = Int(payload[payload.startIndex]) | Int(payload[payload.startIndex + 1]) << 8
@@ -561,12 +652,15 @@ struct Producer {
         }
         ledger.kept += 1
         ledger.output += 1
-        if let closed = assembler!.add(payload, size: size) { try pool.submit(closed) }
+        let (closed, opened) = assembler!.add(record, size: size)
+        // A streamed shard goes to a worker when it opens, any other when it closes.
+        if let closed, !streams { try pool.submit(closed) }
+        if let opened, streams { try pool.submit(opened) }
     }
 
     mutating func finish() throws {
         try flushRejects()
-        if let last = assembler?.finish() { try pool.submit(last) }
+        if let last = assembler?.finish(), !streams { try pool.submit(last) }
     }
 
     mutating func flushRejects() throws {
