@@ -209,7 +209,14 @@ struct JSONScan {
                 depth -= 1
                 return true
             }
+            // Token-id arrays: integers and commas with nothing between them.
+            guard skipIntegerWords() else { return false }
             while true {
+                switch integers() {
+                case .closed: return true
+                case .invalid: return false
+                case .other: break
+                }
                 whitespace()
                 guard value() else { return false }
                 whitespace()
@@ -225,6 +232,85 @@ struct JSONScan {
                 }
                 return false
             }
+        }
+
+        /// Inside an array, at an element: takes elements while they are integers directly followed
+        /// by `,` (eight bytes at a time). `.closed` when one is followed by `]`, `.invalid` when the
+        /// text cannot be valid, `.other` when `i` is at an element for the general path (a
+        /// fraction, an exponent, whitespace, another type, or near the end of the text).
+        @inline(__always)
+        mutating func integers() -> IntegerRun {
+            while i &+ 9 <= n {
+                var j = i
+                if p[j] == UInt8(ascii: "-") { j &+= 1 }
+                let first = p[j]
+                if first &- UInt8(ascii: "0") >= 10 { return .other }
+                // Bytes from j on that are digits: the first byte that is not.
+                let w = UnsafeRawPointer(p + j).loadUnaligned(as: UInt64.self)
+                let a = (w & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+                let b = ((w &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030
+                let x = a | b
+                let nonzero = (x | ((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F)) & 0x8080_8080_8080_8080
+                if nonzero == 0 { return .other }  // eight digits or more: the general path
+                let digits = nonzero.trailingZeroBitCount >> 3
+                if first == UInt8(ascii: "0") && digits > 1 { return .invalid }
+                j &+= digits
+                let next = p[j]
+                if next == UInt8(ascii: ",") {
+                    i = j &+ 1
+                } else if next == UInt8(ascii: "]") {
+                    i = j &+ 1
+                    depth -= 1
+                    return .closed
+                } else {
+                    return .other
+                }
+            }
+            return .other
+        }
+
+        enum IntegerRun { case closed, invalid, other }
+
+        /// At an array's first element: skips whole 8-byte words of integer text (`12,-3,456,`),
+        /// checking it as it goes, up to the word where another byte occurs; leaves `i` at the
+        /// start of the element that word is in. False when the skipped text cannot be valid.
+        /// The words are checked by byte class (digit, `0`, `,`, `-`) against the byte before:
+        /// no `,` after `,` or `-`, no `-` after a digit or `-`, no digit after a leading `0`.
+        @inline(__always)
+        mutating func skipIntegerWords() -> Bool {
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+            /// High bit of each byte that is zero.
+            @inline(__always) func zeros(_ x: UInt64) -> UInt64 { ~(((x & lows) &+ lows) | x) & highs }
+            var at = i
+            var elementStart = i
+            // The byte before the first word, as if a comma (flags in bit 7).
+            var lastC: UInt64 = 0x80
+            var lastM: UInt64 = 0
+            var lastD: UInt64 = 0
+            var lastStartZ: UInt64 = 0
+            while at &+ 8 <= n {
+                let w = UnsafeRawPointer(p + at).loadUnaligned(as: UInt64.self)
+                let d = zeros(((w & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030) | (((w & 0x0F0F_0F0F_0F0F_0F0F) &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0))
+                let c = zeros(w ^ 0x2C2C_2C2C_2C2C_2C2C)
+                let m = zeros(w ^ 0x2D2D_2D2D_2D2D_2D2D)
+                if d | c | m != highs { break }
+                let z = zeros(w ^ 0x3030_3030_3030_3030)
+                let pc = c << 8 | lastC
+                let pm = m << 8 | lastM
+                let pd = d << 8 | lastD
+                let startZ = z & (pc | pm)
+                let bad = (c & (pc | pm)) | (m & (pd | pm)) | (d & (startZ << 8 | lastStartZ))
+                if bad != 0 { return false }
+                if c != 0 { elementStart = at &+ ((63 &- c.leadingZeroBitCount) >> 3) &+ 1 }
+                lastC = c >> 56
+                lastM = m >> 56
+                lastD = d >> 56
+                lastStartZ = startZ >> 56
+                at &+= 8
+            }
+            i = elementStart
+            return true
         }
 
         mutating func object() -> Bool {
