@@ -25,6 +25,9 @@ public struct RenderOptions: Sendable {
     /// renders of one conversation). Values are immutable in the sandbox, so a dict serializes
     /// the same way every time; the cache holds the dicts it keys on, so no address is reused.
     public var cache: RenderCache?
+    /// Bytes to reserve for the output up front (e.g. the size of a similar earlier render), so
+    /// a long render does not grow its buffer step by step.
+    public var expectedOutputBytes = 8192
 
     public init(budget: Budget = .default, now: @escaping @Sendable () -> CivilDateTime = { CivilDateTime.now() }, cache: RenderCache? = nil) {
         self.budget = budget
@@ -147,7 +150,7 @@ public struct Template: Sendable {
         globals.reserveCapacity(program.globalNames.count)
         for (i, n) in program.globalNames.enumerated() { globals.append(context[n] ?? program.defaultGlobals[i]) }
         let frame = Frame(count: program.slotCount, parent: nil)
-        var s = RenderState(out: OutputBuffer(capacity: 8192), frame: frame, slots: frame.slots, globals: globals, budget: options.budget,
+        var s = RenderState(out: OutputBuffer(capacity: min(max(options.expectedOutputBytes, 256), options.budget.maxOutputBytes)), frame: frame, slots: frame.slots, globals: globals, budget: options.budget,
                             stack: StackGuard(maxBytes: options.budget.maxStackBytes), clock: options.now, map: program.map)
         s.cache = options.cache
         defer {

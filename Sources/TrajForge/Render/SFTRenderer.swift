@@ -117,7 +117,7 @@ struct RenderSession {
     let template: ChatTemplate
     let options: SFTRenderOptions
     let context: ChatContext
-    let renderOptions: Jinja.RenderOptions
+    var renderOptions: Jinja.RenderOptions
     let tracing: Bool
     var trace: [JSON] = []
     /// The previous sample's text, its JSON-escaped form and its scalar count: per-turn texts of a
@@ -163,8 +163,11 @@ struct RenderSession {
         if let (_, value) = replacingLast { values[count - 1] = value }
         let result: Result<[UInt8], TemplateError>
         do throws(TemplateError) {
-            result = .success(try template.template.renderUTF8(context: context.variables(messages: values, generationPrompt: generationPrompt),
-                                                               options: renderOptions).bytes)
+            let bytes = try template.template.renderUTF8(context: context.variables(messages: values, generationPrompt: generationPrompt),
+                                                         options: renderOptions).bytes
+            // The renders of a trajectory grow turn by turn: room for the next one up front.
+            renderOptions.expectedOutputBytes = bytes.count + bytes.count / 4 + 4096
+            result = .success(bytes)
         } catch {
             result = .failure(error)
         }
