@@ -112,6 +112,18 @@ public final class RenderCache: @unchecked Sendable {
     }
 }
 
+/// A render context bound to one template's free names (`Template.bind`).
+public struct BoundContext: @unchecked Sendable {
+    let names: [String]
+    var globals: [Value]
+
+    /// Where `name` lives, if the template reads it (else setting it would change nothing).
+    public func slot(of name: String) -> Int? { names.firstIndex(of: name) }
+
+    /// Sets the value at `slot` (from `slot(of:)`).
+    public mutating func set(slot: Int, _ value: Value) { globals[slot] = value }
+}
+
 /// The output of a render.
 public struct RenderResult: Sendable {
     /// The rendered text.
@@ -146,9 +158,22 @@ public struct Template: Sendable {
 
     /// Renders to UTF-8 bytes (and the generation spans, as byte ranges), without building a String.
     public func renderUTF8(context: [String: Value], options: RenderOptions = RenderOptions()) throws(TemplateError) -> (bytes: [UInt8], generationSpans: [Range<Int>]) {
+        try renderUTF8(bound: bind(context), options: options)
+    }
+
+    /// The context's values for the names this template reads (builtins where it has none), looked
+    /// up once: many renders of similar contexts then change only a few names (`BoundContext.set`).
+    public func bind(_ context: [String: Value]) -> BoundContext {
         var globals: [Value] = []
         globals.reserveCapacity(program.globalNames.count)
         for (i, n) in program.globalNames.enumerated() { globals.append(context[n] ?? program.defaultGlobals[i]) }
+        return BoundContext(names: program.globalNames, globals: globals)
+    }
+
+    /// Renders a bound context (see `bind`).
+    public func renderUTF8(bound: BoundContext, options: RenderOptions = RenderOptions()) throws(TemplateError) -> (bytes: [UInt8], generationSpans: [Range<Int>]) {
+        precondition(bound.names == program.globalNames, "a BoundContext renders only with the template that bound it")
+        let globals = bound.globals
         let frame = Frame(count: program.slotCount, parent: nil)
         var s = RenderState(out: OutputBuffer(capacity: min(max(options.expectedOutputBytes, 256), options.budget.maxOutputBytes)), frame: frame, slots: frame.slots, globals: globals, budget: options.budget,
                             stack: StackGuard(maxBytes: options.budget.maxStackBytes), clock: options.now, map: program.map)

@@ -118,6 +118,10 @@ struct RenderSession {
     let options: SFTRenderOptions
     let context: ChatContext
     var renderOptions: Jinja.RenderOptions
+    /// The template variables bound once; each render sets only its messages and generation flag.
+    let boundContext: BoundContext
+    let messagesSlot: Int?
+    let generationPromptSlot: Int?
     let tracing: Bool
     var trace: [JSON] = []
     /// The previous sample's text, its JSON-escaped form and its scalar count: per-turn texts of a
@@ -146,6 +150,9 @@ struct RenderSession {
         var render = options.date.map { Jinja.RenderOptions.pinned(to: $0, budget: options.budget) } ?? Jinja.RenderOptions(budget: options.budget)
         render.cache = context.toolsCache ?? RenderCache()
         renderOptions = render
+        boundContext = template.template.bind(context.variables(messages: [], generationPrompt: false))
+        messagesSlot = boundContext.slot(of: "messages")
+        generationPromptSlot = boundContext.slot(of: "add_generation_prompt")
     }
 
     /// The special tokens and `--var`s (and `date_string` with a pinned date) of every render.
@@ -163,8 +170,10 @@ struct RenderSession {
         if let (_, value) = replacingLast { values[count - 1] = value }
         let result: Result<[UInt8], TemplateError>
         do throws(TemplateError) {
-            let bytes = try template.template.renderUTF8(context: context.variables(messages: values, generationPrompt: generationPrompt),
-                                                         options: renderOptions).bytes
+            var bound = boundContext
+            if let slot = messagesSlot { bound.set(slot: slot, .list(values)) }
+            if let slot = generationPromptSlot { bound.set(slot: slot, .bool(generationPrompt)) }
+            let bytes = try template.template.renderUTF8(bound: bound, options: renderOptions).bytes
             // The renders of a trajectory grow turn by turn: room for the next one up front.
             renderOptions.expectedOutputBytes = bytes.count + bytes.count / 4 + 4096
             result = .success(bytes)
