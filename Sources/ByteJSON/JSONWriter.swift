@@ -38,9 +38,9 @@ public struct JSONWriter: Sendable {
 
     private func write(_ value: JSON, level: Int, into out: inout [UInt8]) {
         switch value {
-        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b): b ? out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) : out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        case .number(let n): out.append(contentsOf: n.text.utf8)
+        case .null: JSONWriter.appendLiteral("null", into: &out)
+        case .bool(let b): JSONWriter.appendLiteral(b ? "true" : "false", into: &out)
+        case .number(let n): JSONWriter.appendUTF8(n.text, into: &out)
         case .string(let s): JSONWriter.appendString(s, asciiOnly: asciiOnly, into: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -49,7 +49,7 @@ public struct JSONWriter: Sendable {
                 return
             }
             for (k, item) in items.enumerated() {
-                if k > 0 { out.append(contentsOf: itemSeparator.utf8) }
+                if k > 0 { JSONWriter.appendUTF8(itemSeparator, into: &out) }
                 newline(level + 1, into: &out)
                 write(item, level: level + 1, into: &out)
             }
@@ -63,15 +63,32 @@ public struct JSONWriter: Sendable {
             }
             let members = sortKeys ? object.members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) } : object.members
             for (k, m) in members.enumerated() {
-                if k > 0 { out.append(contentsOf: itemSeparator.utf8) }
+                if k > 0 { JSONWriter.appendUTF8(itemSeparator, into: &out) }
                 newline(level + 1, into: &out)
                 JSONWriter.appendString(m.key, asciiOnly: asciiOnly, into: &out)
-                out.append(contentsOf: keySeparator.utf8)
+                JSONWriter.appendUTF8(keySeparator, into: &out)
                 write(m.value, level: level + 1, into: &out)
             }
             newline(level, into: &out)
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Appends a string's UTF-8 (in place for native strings: no array is made for a separator or
+    /// a number's text on every call).
+    @inline(__always)
+    static func appendUTF8(_ s: String, into out: inout [UInt8]) {
+        if s.utf8.count == 1 {
+            out.append(s.utf8.first!)
+            return
+        }
+        let done: Void? = s.utf8.withContiguousStorageIfAvailable { out.append(contentsOf: $0) }
+        if done == nil { out.append(contentsOf: s.utf8) }
+    }
+
+    @inline(__always)
+    static func appendLiteral(_ s: StaticString, into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     @inline(__always)
