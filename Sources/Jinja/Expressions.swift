@@ -424,10 +424,27 @@ final class ToJSONNode: ExprNode {
         return text
     }
 
+    /// The dict the input names when it is a variable or a variable's key/attribute, unretained
+    /// (the variable keeps it alive); nil otherwise.
+    @inline(__always)
+    private func borrowedDict(_ s: inout RenderState) -> Unmanaged<Dict>? {
+        guard Borrow.isSupported else { return nil }
+        if let local = input as? LocalNode { return Borrow.dict(s.slots + local.slot) }
+        if let attr = input as? LocalAttrNode {
+            return attr.locate(&s, found: { d, i in d.withValue(at: i) { Borrow.dict($0) } }, missing: { nil }, other: { nil })
+        }
+        return nil
+    }
+
     override func write(_ s: inout RenderState) throws(TemplateError) {
         let writer = JSONWriter(format, s.out)
         if let cache = s.cache {
             do throws(TemplateError) {
+                // A variable (or its attribute) holding a dict seen before: its text is appended
+                // straight from the memo, the dict looked at where it lies (no copy, no retain).
+                if let du = borrowedDict(&s), du._withUnsafeGuaranteedRef({ cache.append(node: self, dict: $0, to: s.out) }) {
+                    return
+                }
                 let v = try input.eval(&s)
                 if case .dict(let d) = v {
                     if let text = cache.text(node: self, dict: d) {

@@ -5,13 +5,23 @@ final class OutputBuffer {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
     private var capacity: Int
+    /// Still writing into memory the caller owns (it moves to its own allocation when it grows).
+    private(set) var isExternal = false
 
     init(capacity: Int = 4096) {
         self.capacity = max(capacity, 16)
         base = .allocate(capacity: self.capacity)
     }
 
-    deinit { base.deallocate() }
+    /// Writes into `external` (owned by the caller, who reads `count` bytes from it after) until
+    /// more than `capacity` bytes are needed.
+    init(external: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.capacity = capacity
+        base = external
+        isExternal = true
+    }
+
+    deinit { if !isExternal { base.deallocate() } }
 
     @inline(__always)
     func reserve(_ n: Int) {
@@ -23,7 +33,8 @@ final class OutputBuffer {
         while c < needed { c *= 2 }
         let q = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
         q.update(from: base, count: count)
-        base.deallocate()
+        if !isExternal { base.deallocate() }
+        isExternal = false
         base = q
         capacity = c
     }

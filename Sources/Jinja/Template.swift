@@ -82,6 +82,21 @@ public final class RenderCache: @unchecked Sendable {
         return nil
     }
 
+    /// Appends the remembered text for (node, dict) to `out`; false when there is none.
+    func append(node: AnyObject, dict: Dict, to out: OutputBuffer) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        var i = start(node, dict)
+        while slots[i].node != nil {
+            if slots[i].node === node && slots[i].dict === dict {
+                out.append(slots[i].text)
+                return true
+            }
+            i = (i + 1) & mask
+        }
+        return false
+    }
+
     func store(node: AnyObject, dict: Dict, text: String) {
         lock.lock()
         defer { lock.unlock() }
@@ -173,9 +188,34 @@ public struct Template: Sendable {
     /// Renders a bound context (see `bind`).
     public func renderUTF8(bound: BoundContext, options: RenderOptions = RenderOptions()) throws(TemplateError) -> (bytes: [UInt8], generationSpans: [Range<Int>]) {
         precondition(bound.names == program.globalNames, "a BoundContext renders only with the template that bound it")
-        let globals = bound.globals
+        // The output is written straight into the result array's storage, sized from the expected
+        // length; only a render that outgrows it is copied out of the buffer it moved to.
+        let capacity = max(16, min(max(options.expectedOutputBytes, 256), options.budget.maxOutputBytes))
+        var spans: [Range<Int>] = []
+        var failure: TemplateError?
+        var overflow: [UInt8]?
+        let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            let out = OutputBuffer(external: buffer.baseAddress!, capacity: buffer.count)
+            do throws(TemplateError) {
+                spans = try run(bound.globals, out, options)
+            } catch {
+                failure = error
+            }
+            if out.isExternal {
+                initialized = failure == nil ? out.count : 0
+            } else {
+                initialized = 0
+                if failure == nil { overflow = out.bytes(from: 0) }
+            }
+        }
+        if let failure { throw failure }
+        return (overflow ?? bytes, spans)
+    }
+
+    /// Runs the program into `out`; returns the generation spans.
+    private func run(_ globals: [Value], _ out: OutputBuffer, _ options: RenderOptions) throws(TemplateError) -> [Range<Int>] {
         let frame = Frame(count: program.slotCount, parent: nil)
-        var s = RenderState(out: OutputBuffer(capacity: min(max(options.expectedOutputBytes, 256), options.budget.maxOutputBytes)), frame: frame, slots: frame.slots, globals: globals, budget: options.budget,
+        var s = RenderState(out: out, frame: frame, slots: frame.slots, globals: globals, budget: options.budget,
                             stack: StackGuard(maxBytes: options.budget.maxStackBytes), clock: options.now, map: program.map)
         s.cache = options.cache
         defer {
@@ -192,7 +232,7 @@ public struct Template: Sendable {
             if e.templateName.isEmpty { e.templateName = name }
             throw e
         }
-        return (s.out.bytes(from: 0), s.spans)
+        return s.spans
     }
 
     /// Renders and returns just the text.

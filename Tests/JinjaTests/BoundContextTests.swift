@@ -22,4 +22,19 @@ import Testing
         #expect(text == "<s>[a][b]>|[0, 1]")
         #expect(text == (try t.render(context)))
     }
+
+    /// The output goes into the result's own storage when it fits the expected size, and moves
+    /// out when it does not; either way the bytes (and errors, and generation spans) are the same.
+    @Test func outputOfAnySizeWhateverTheExpectedSize() throws {
+        let t = try Template(source: "{% for i in range(n) %}{% generation %}ab{{ i }}{% endgeneration %}{% endfor %}{% if fail %}{{ raise_exception('no') }}{% endif %}")
+        let reference = try t.renderUTF8(context: ["n": .int(3000), "fail": .bool(false)])
+        for expected in [0, 16, 255, 256, reference.bytes.count - 1, reference.bytes.count, reference.bytes.count + 1, 1 << 20] {
+            var options = RenderOptions()
+            options.expectedOutputBytes = expected
+            let r = try t.renderUTF8(context: ["n": .int(3000), "fail": .bool(false)], options: options)
+            #expect(r.bytes == reference.bytes)
+            #expect(r.generationSpans == reference.generationSpans)
+            #expect(throws: TemplateError.self) { try t.renderUTF8(context: ["n": .int(3000), "fail": .bool(true)], options: options) }
+        }
+    }
 }

@@ -121,6 +121,8 @@ struct RenderSession {
     /// The template variables bound once; each render sets only its messages and generation flag.
     let boundContext: BoundContext
     let messagesSlot: Int?
+    /// `context.messageValues[0..<n]` of the latest render.
+    var prefix: [Value] = []
     let generationPromptSlot: Int?
     let tracing: Bool
     var trace: [JSON] = []
@@ -166,7 +168,11 @@ struct RenderSession {
 
     /// Renders `count` template messages (optionally with one replaced), recording the trace.
     mutating func render(count: Int, generationPrompt: Bool, replacingLast: (JSON, Value)? = nil) -> Result<[UInt8], TemplateError> {
-        var values = Array(context.messageValues[0..<count])
+        // The renders of a trajectory move along its messages: the one prefix array is trimmed or
+        // extended in place (it is uniquely held again once the previous render is done).
+        while prefix.count > count { prefix.removeLast() }
+        while prefix.count < count { prefix.append(context.messageValues[prefix.count]) }
+        var values = prefix
         if let (_, value) = replacingLast { values[count - 1] = value }
         let result: Result<[UInt8], TemplateError>
         do throws(TemplateError) {

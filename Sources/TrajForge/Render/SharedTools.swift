@@ -34,18 +34,28 @@ final class SharedTools: @unchecked Sendable {
 /// JSON equality byte for byte: strings by their UTF-8 (Swift's `==` would equate canonically
 /// equivalent strings, which render differently), numbers by their text, members in order.
 func exactlyEqual(_ a: JSON, _ b: JSON) -> Bool {
-    switch (a, b) {
-    case (.null, .null): return true
-    case (.bool(let x), .bool(let y)): return x == y
-    case (.number(let x), .number(let y)): return sameBytes(x.text, y.text)
-    case (.string(let x), .string(let y)): return sameBytes(x, y)
-    case (.array(let x), .array(let y)):
-        return x.count == y.count && zip(x, y).allSatisfy { exactlyEqual($0, $1) }
-    case (.object(let x), .object(let y)):
-        return x.members.count == y.members.count
-            && zip(x.members, y.members).allSatisfy { sameBytes($0.key, $1.key) && exactlyEqual($0.value, $1.value) }
-    default: return false
+    // One value at a time (a tuple switch would copy both sides, with their retains).
+    switch a {
+    case .null:
+        if case .null = b { return true }
+    case .bool(let x):
+        if case .bool(let y) = b { return x == y }
+    case .number(let x):
+        if case .number(let y) = b { return sameBytes(x.text, y.text) }
+    case .string(let x):
+        if case .string(let y) = b { return sameBytes(x, y) }
+    case .array(let xs):
+        guard case .array(let ys) = b, xs.count == ys.count else { return false }
+        for i in xs.indices where !exactlyEqual(xs[i], ys[i]) { return false }
+        return true
+    case .object(let x):
+        guard case .object(let y) = b, x.members.count == y.members.count else { return false }
+        for i in x.members.indices {
+            guard sameBytes(x.members[i].key, y.members[i].key), exactlyEqual(x.members[i].value, y.members[i].value) else { return false }
+        }
+        return true
     }
+    return false
 }
 
 /// The two strings' UTF-8 are identical (memcmp on native strings).
