@@ -286,3 +286,39 @@ func upstream(_ builtin: BuiltinTemplate) throws -> ChatTemplate {
         #expect(shared.entry(for: composed).cache !== first.cache)
     }
 }
+
+/// The token members are written as text straight into the sample line: they must read back as
+/// the same JSON the value form (`fields`) serializes to.
+@Suite struct TokenTextTests {
+    @Test func decimalsAsSwiftWritesThem() {
+        let values = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10_000, 128_255, 151_642, Int(Int32.max),
+                      -1, -9, -10, -99, -100, -101, 1_000_000_000_000_000_000, Int.max, Int.min + 1, Int.min]
+        for v in values {
+            var buffer = [UInt8](repeating: 0, count: 24)
+            let written = buffer.withUnsafeMutableBufferPointer { b -> Int in
+                var p = b.baseAddress!
+                writeDecimal(v, &p)
+                return p - b.baseAddress!
+            }
+            #expect(String(decoding: buffer[..<written], as: UTF8.self) == String(v))
+        }
+    }
+
+    @Test func membersEqualTheirValueForm() throws {
+        var rng = SystemRandomNumberGenerator()
+        for form in LabelForm.allCases {
+            for count in [0, 1, 2, 17, 1000] {
+                let ids = (0..<count).map { _ in Int32.random(in: 0..<200_000, using: &rng) }
+                let mask = (0..<count).map { _ in Bool.random(using: &rng) }
+                let tokens = TokenizationOptions.Tokens(ids: ids, mask: mask, labels: form, total: count,
+                                                        supervised: mask.filter { $0 }.count, truncated: false)
+                var line: [UInt8] = Array(#"{"x":1"#.utf8)
+                tokens.appendMembers(into: &line)
+                line.append(UInt8(ascii: "}"))
+                var expected: JSONObject = ["x": 1]
+                for m in tokens.fields { expected[m.key] = m.value }
+                #expect(line == JSON.object(expected).serializedBytes(.compact))
+            }
+        }
+    }
+}

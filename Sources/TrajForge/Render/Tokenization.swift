@@ -55,50 +55,41 @@ public struct TokenizationOptions: Sendable {
         }
 
         /// The same members as compact JSON text (`,"input_ids":[…],"labels":[…]`), written
-        /// without building JSON values: samples carry hundreds of ids each.
+        /// without building JSON values: samples carry thousands of ids each, so the text is
+        /// formatted through a pointer into one buffer and appended once.
         func appendMembers(into out: inout [UInt8]) {
-            func number(_ v: Int) {
-                var v = v
-                if v < 0 {
-                    out.append(UInt8(ascii: "-"))
-                    v = -v
+            // Per id at most 11 digits and a sign, plus a comma, in each of the two lists.
+            let capacity = 64 + ids.count * 26
+            let text = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                let start = buffer.baseAddress!
+                var p = start
+                func put(_ s: StaticString) {
+                    p.update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+                    p += s.utf8CodeUnitCount
                 }
-                if v < 10 {
-                    out.append(UInt8(ascii: "0") + UInt8(v))
-                    return
-                }
-                var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-                    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-                var n = 0
-                withUnsafeMutableBytes(of: &digits) { d in
-                    while v > 0 {
-                        d[n] = UInt8(ascii: "0") + UInt8(v % 10)
-                        v /= 10
-                        n += 1
-                    }
-                    for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
-                }
-            }
-            out += Array(#","input_ids":["#.utf8)
-            for (k, id) in ids.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                number(Int(id))
-            }
-            switch labels {
-            case .labels:
-                out += Array(#"],"labels":["#.utf8)
+                put(#","input_ids":["#)
                 for k in ids.indices {
-                    if k > 0 { out.append(UInt8(ascii: ",")) }
-                    number(mask[k] ? Int(ids[k]) : -100)
+                    if k > 0 { put(",") }
+                    writeDecimal(Int(ids[k]), &p)
                 }
-            case .masks:
-                out += Array(#"],"assistant_masks":["#.utf8)
-                for k in mask.indices {
-                    if k > 0 { out.append(UInt8(ascii: ",")) }
-                    out.append(mask[k] ? UInt8(ascii: "1") : UInt8(ascii: "0"))
+                switch labels {
+                case .labels:
+                    put(#"],"labels":["#)
+                    for k in ids.indices {
+                        if k > 0 { put(",") }
+                        writeDecimal(mask[k] ? Int(ids[k]) : -100, &p)
+                    }
+                case .masks:
+                    put(#"],"assistant_masks":["#)
+                    for k in mask.indices {
+                        if k > 0 { put(",") }
+                        put(mask[k] ? "1" : "0")
+                    }
                 }
+                put("]")
+                count = p - start
             }
-            out.append(UInt8(ascii: "]"))
+            out.append(contentsOf: text)
         }
     }
 
@@ -152,3 +143,43 @@ public struct TokenizationOptions: Sendable {
         return .success(Tokens(ids: ids, mask: supervised, labels: labels, total: ids.count, supervised: count, truncated: truncated))
     }
 }
+
+/// Writes the decimal digits of `value` (as Swift's `String(value)`) at `p` and advances it; at
+/// most 20 bytes. Two digits per step from a table.
+@inline(__always)
+func writeDecimal(_ value: Int, _ p: inout UnsafeMutablePointer<UInt8>) {
+    var v = value.magnitude
+    if value < 0 {
+        p.pointee = UInt8(ascii: "-")
+        p += 1
+    }
+    var digits = 1
+    var limit: UInt = 10
+    while v >= limit && digits < 19 {
+        digits += 1
+        limit &*= 10
+    }
+    if v >= limit { digits += 1 }  // 20 digits (beyond 10^19)
+    var end = p + digits
+    p = end
+    decimalPairs.withUnsafeBufferPointer { pairs in
+        while v >= 100 {
+            let r = Int(v % 100)
+            v /= 100
+            end -= 2
+            end[0] = pairs[2 * r]
+            end[1] = pairs[2 * r + 1]
+        }
+        if v >= 10 {
+            end -= 2
+            end[0] = pairs[2 * Int(v)]
+            end[1] = pairs[2 * Int(v) + 1]
+        } else {
+            end -= 1
+            end[0] = UInt8(ascii: "0") + UInt8(v)
+        }
+    }
+}
+
+/// "00", "01", … "99" back to back.
+private let decimalPairs: [UInt8] = (0..<100).flatMap { [UInt8(ascii: "0") + UInt8($0 / 10), UInt8(ascii: "0") + UInt8($0 % 10)] }
