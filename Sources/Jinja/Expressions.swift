@@ -442,15 +442,14 @@ final class ToJSONNode: ExprNode {
             do throws(TemplateError) {
                 // A variable (or its attribute) holding a dict seen before: its text is appended
                 // straight from the memo, the dict looked at where it lies (no copy, no retain).
-                if let du = borrowedDict(&s), du._withUnsafeGuaranteedRef({ cache.append(node: self, dict: $0, to: s.out) }) {
+                let borrowed = borrowedDict(&s)
+                if let borrowed, borrowed._withUnsafeGuaranteedRef({ cache.append(node: self, dict: $0, to: s.out) }) {
                     return
                 }
                 let v = try input.eval(&s)
                 if case .dict(let d) = v {
-                    if let text = cache.text(node: self, dict: d) {
-                        s.out.append(text)
-                        return
-                    }
+                    // (A borrowed dict has just been looked up.)
+                    if borrowed == nil, cache.append(node: self, dict: d, to: s.out) { return }
                     // Serialized where it will stay, then remembered from there.
                     let mark = s.out.count
                     try writer.encode(v, level: 0)

@@ -71,30 +71,31 @@ public final class RenderCache: @unchecked Sendable {
         return Int(truncatingIfNeeded: (a ^ b) >> 20) & mask
     }
 
+    /// The slot holding (node, dict), or the empty slot where it would go. Call with the lock held.
+    @inline(__always)
+    private func probe(_ node: AnyObject, _ dict: Dict) -> (index: Int, found: Bool) {
+        var i = start(node, dict)
+        while slots[i].node != nil {
+            if slots[i].node === node && slots[i].dict === dict { return (i, true) }
+            i = (i + 1) & mask
+        }
+        return (i, false)
+    }
+
     func text(node: AnyObject, dict: Dict) -> String? {
         lock.lock()
         defer { lock.unlock() }
-        var i = start(node, dict)
-        while slots[i].node != nil {
-            if slots[i].node === node && slots[i].dict === dict { return slots[i].text }
-            i = (i + 1) & mask
-        }
-        return nil
+        let (i, found) = probe(node, dict)
+        return found ? slots[i].text : nil
     }
 
     /// Appends the remembered text for (node, dict) to `out`; false when there is none.
     func append(node: AnyObject, dict: Dict, to out: OutputBuffer) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        var i = start(node, dict)
-        while slots[i].node != nil {
-            if slots[i].node === node && slots[i].dict === dict {
-                out.append(slots[i].text)
-                return true
-            }
-            i = (i + 1) & mask
-        }
-        return false
+        let (i, found) = probe(node, dict)
+        if found { out.append(slots[i].text) }
+        return found
     }
 
     func store(node: AnyObject, dict: Dict, text: String) {
@@ -116,11 +117,8 @@ public final class RenderCache: @unchecked Sendable {
                 slots[j] = e
             }
         }
-        var i = start(node, dict)
-        while slots[i].node != nil {
-            if slots[i].node === node && slots[i].dict === dict { return }
-            i = (i + 1) & mask
-        }
+        let (i, found) = probe(node, dict)
+        if found { return }
         // The slot holds both objects, so neither address can be reused while the entry exists.
         slots[i] = Slot(node: node, dict: dict, text: text)
         count += 1

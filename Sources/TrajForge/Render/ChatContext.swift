@@ -32,8 +32,6 @@ struct ChatContext {
     /// Special tokens and extra variables (already merged: extras override tokens).
     let variables: [(String, JSON)]
     let variableValues: [String: Value]
-    /// `variableValues` with tools, documents and placeholders for the per-render variables.
-    let renderValues: [String: Value]
 
     init(_ t: Trajectory, template: ChatTemplate, arguments: ArgumentsForm, variables base: TemplateVariables, sharedTools: SharedTools? = nil) {
         var messages: [JSON] = []
@@ -58,14 +56,6 @@ struct ChatContext {
         }
         variables = base.pairs
         variableValues = base.values
-        // Every render's variables but its messages and generation flag (placeholders here, so
-        // setting them per render does not grow the copy).
-        var values = base.values
-        values["tools"] = toolsValue
-        values["documents"] = Value.none
-        values["messages"] = .list([])
-        values["add_generation_prompt"] = .bool(false)
-        renderValues = values
     }
 
     static func message(_ m: Message, arguments: ArgumentsForm) -> JSON {
@@ -86,8 +76,10 @@ struct ChatContext {
 
     /// Template variables for rendering `messages` (values), with or without a generation prompt.
     func variables(messages: [Value], generationPrompt: Bool) -> [String: Value] {
-        var v = renderValues
+        var v = variableValues
         v["messages"] = .list(messages)
+        v["tools"] = toolsValue
+        v["documents"] = Value.none
         v["add_generation_prompt"] = .bool(generationPrompt)
         return v
     }

@@ -58,7 +58,8 @@ public struct TokenizationOptions: Sendable {
         /// without building JSON values: samples carry thousands of ids each, so the text is
         /// formatted through a pointer into one buffer and appended once.
         func appendMembers(into out: inout [UInt8]) {
-            // Per id at most 11 digits and a sign, plus a comma, in each of the two lists.
+            // Per id at most 11 characters (an Int32 with its sign) and a comma, in each list.
+            precondition(mask.count == ids.count, "a token without its label")
             let capacity = 64 + ids.count * 26
             let text = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
                 let start = buffer.baseAddress!
