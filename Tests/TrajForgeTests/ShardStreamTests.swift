@@ -8,10 +8,12 @@ import Testing
 // must be exactly what compressing each shard's bytes from one buffer gives.
 
 @Suite struct ShardStreamTests {
-    /// The old way: a shard's bytes in one buffer, to the compressor in 1 MiB pieces.
+    /// The old way: a shard's bytes in one buffer, to the compressor in 1 MiB pieces. zstd: the
+    /// size pledged below the streaming threshold, a streamed frame with its size patched in above.
     static func wholeShard(_ bytes: [UInt8], codec: ShardCodec, level: Int?) throws -> [UInt8] {
         let sink = MemorySink()
-        let compressor = try compressorSink(codec, level: level, next: sink, path: "<memory>", size: bytes.count)
+        let streamed = codec == .zstd && bytes.count >= ZstdFrameSink.streamingThreshold
+        let compressor = try compressorSink(codec, level: level, next: sink, path: "<memory>", size: streamed ? nil : bytes.count)
         var at = 0
         while at < bytes.count {
             let end = min(bytes.count, at + (1 << 20))
@@ -70,6 +72,125 @@ import Testing
         #expect(digests[0] == digests[1])
     }
 
+    /// About 13 MB: enough for shards above the zstd streaming threshold.
+    static func largeRecords() -> [String] {
+        var lines = shardTestRecords(300, seed: 9)
+        var state: UInt64 = 5
+        for k in 0..<120 {
+            var words: [String] = []
+            for _ in 0..<12_000 {
+                state = mix64(state &+ 1)
+                words.append(["order", "refund", "Zürich", "\\n", "quote \\\"", "\(state % 100_000)"][Int(state % 6)])
+            }
+            lines.insert(#"{"id":"large-\#(k)","text":"\#(words.joined(separator: " "))"}"#, at: (k * 13) % lines.count)
+        }
+        return lines
+    }
+
+    /// zstd shards of at least `ZstdFrameSink.streamingThreshold` bytes are compressed while they
+    /// are read, and carry their size in an 8-byte header field filled in at the end; smaller ones
+    /// (the last shard here) are pledged. Either way: the bytes whole-shard compression gives, for
+    /// any thread count, readable with the size checked by libzstd.
+    @Test(arguments: [(1, 64 << 20), (3, 5 << 20), (9, 6_000_000)])
+    func largeZstdShardsStreamWithTheirSizeInTheHeader(_ level: Int, _ limit: Int) throws {
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = ShardStreamTests.largeRecords()
+        try writeLines(dir + "/in.jsonl", lines)
+        var digests: [[String: String]] = []
+        for threads in [1, 3] {
+            let out = dir + "/out\(threads)"
+            let (manifest, _) = try runShard([dir + "/in.jsonl"], into: out) {
+                $0.codec = .zstd
+                $0.level = level
+                $0.maxShardBytes = limit
+                $0.threads = threads
+            }
+            var first = 0
+            var streamed = 0
+            for shard in manifest.shards {
+                let raw = Array((lines[first..<(first + shard.records)].joined(separator: "\n") + "\n").utf8)
+                first += shard.records
+                let actual = try readBytes(out + "/" + shard.file)
+                let same = actual == (try ShardStreamTests.wholeShard(raw, codec: .zstd, level: level))
+                #expect(same, "\(shard.file) differs from whole-shard compression")
+                if raw.count >= ZstdFrameSink.streamingThreshold {
+                    streamed += 1
+                    // Descriptor: 8-byte size field, window descriptor present; then the size.
+                    #expect(actual[4] == 0xC0)
+                    #expect((0..<8).reduce(0) { $0 | Int(actual[6 + $1]) << (8 * $1) } == raw.count)
+                } else {
+                    #expect(actual[4] & 0x20 != 0, "a small shard's frame is single-segment, its size pledged")
+                }
+                let back = try readShardRecords(out + "/" + shard.file)
+                #expect(back.problems.isEmpty)
+                let readsBack = back.records == (try parsedLines(Array(lines[(first - shard.records)..<first])))
+                #expect(readsBack, "\(shard.file) reads back differently")
+                #expect(shard.sha256 == sha256Hex(actual))
+            }
+            #expect(streamed >= 1 && first == lines.count)
+            digests.append(try folderDigest(out))
+        }
+        #expect(digests[0] == digests[1])
+    }
+
+    /// A streamed frame whose size field disagrees with its content is an error for libzstd.
+    @Test func aWrongSizeFieldIsCaught() throws {
+        let raw = Array(String(repeating: "{\"a\":\"some text\"}\n", count: 300_000).utf8)
+        let sink = MemorySink()
+        let zstd = try ZstdFrameSink(next: sink, path: "<memory>", level: 3, size: nil)
+        try zstd.write(raw[...])
+        try zstd.finish()
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(sink.bytes).write(to: URL(fileURLWithPath: dir + "/ok.jsonl.zst"))
+        let good = try readShardRecords(dir + "/ok.jsonl.zst")
+        #expect(good.records.count == 300_000 && good.problems.isEmpty)
+        var bad = sink.bytes
+        bad[6] ^= 1
+        try Data(bad).write(to: URL(fileURLWithPath: dir + "/bad.jsonl.zst"))
+        let damaged = try readShardRecords(dir + "/bad.jsonl.zst")
+        #expect(damaged.problems.map(\.reason) == [.corruptStream])
+    }
+
+    /// Patches land in the file whether its bytes were already written or still buffered, and the
+    /// hash (taken at the end) covers them.
+    @Test func patchedFileHashesItsFinalBytes() throws {
+        let dir = temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/f.bin"
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        let sink = HashingFileSink(fd: fd, path: path, extraHashes: ["md5"], hashAtEnd: true)
+        var expected: [UInt8] = []
+        for k in 0..<40 {
+            let piece = [UInt8](repeating: UInt8(k), count: k == 7 ? (1 << 20) + 5 : 70_001)
+            try sink.write(piece[...])
+            expected += piece
+        }
+        try sink.patch([1, 2, 3], at: 6)
+        expected.replaceSubrange(6..<9, with: [1, 2, 3])
+        let late = sink.count - 10
+        try sink.patch([9, 9], at: late)
+        expected.replaceSubrange(late..<(late + 2), with: [9, 9])
+        try sink.finish()
+        try sink.waitDone()
+        close(fd)
+        let same = try readBytes(path) == expected
+        #expect(same)
+        #expect(sink.sha256Hex == sha256Hex(expected))
+        #expect(sink.extraHex["md5"] == MDSHash.hex("md5", of: expected))
+
+        let fd2 = open(dir + "/g.bin", O_RDWR | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd2) }
+        let plain = HashingFileSink(fd: fd2, path: dir + "/g.bin")
+        try plain.write([1, 2, 3][...])
+        #expect(throws: IOError.self) { try plain.patch([0], at: 0) }
+        try plain.finish()
+        try plain.waitDone()
+        #expect(plain.sha256Hex == sha256Hex([1, 2, 3]))
+    }
+
     @Test func piecesAreCutAsFromOneBuffer() throws {
         final class Recorder: ByteSink {
             var calls: [Int] = []
@@ -105,7 +226,7 @@ import Testing
 
     @Test func anAbortedFeedStopsItsWorker() throws {
         let feed = ShardFeed(index: 0, firstPosition: 0, layout: nil)
-        feed.publish([Array("abc".utf8)], [1], [0..<3])
+        feed.publish([Array("abc".utf8)], [1], [0..<3], size: 4)
         let done = DispatchSemaphore(value: 0)
         final class Box: @unchecked Sendable { var seen = 0; var failed = false }
         let box = Box()

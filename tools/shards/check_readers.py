@@ -3,7 +3,8 @@
 
     check_readers.py TRAJFORGE_BIN INPUT.jsonl [--work DIR] [--limit N] [--readers datasets,webdataset,streaming]
 
-* datasets    datasets.load_dataset("json") on the .jsonl.gz shards
+* datasets    datasets.load_dataset("json") on the .jsonl.gz shards, and on .jsonl.zst shards large
+              enough to be compressed while read (their frame sizes checked with python-zstandard)
 * webdataset  webdataset.WebDataset on .tar, .tar.gz and (through `pipe:zstd -dc`) .tar.zst shards,
               with an extra member, positional and field keys, and the seeded shuffle
 * streaming   streaming.StreamingDataset on MDS (zstd) with inferred json columns and with typed
@@ -120,6 +121,47 @@ def check_datasets(binary, source, records, work):
         fail("datasets: expected several shards")
     ds = datasets.load_dataset("json", data_files=files, split="train", cache_dir=os.path.join(work, "hf-cache"))
     compare(f"datasets {datasets.__version__} load_dataset('json') on {len(files)} .jsonl.gz shards", ds.to_list(), records)
+    check_zstd_jsonl(binary, source, records, work)
+
+
+STREAMING_THRESHOLD = 4 << 20  # ZstdFrameSink.streamingThreshold: larger shards stream their zstd frame
+
+
+def check_zstd_jsonl(binary, source, records, work):
+    """zstd JSONL shards, large ones included: those are compressed while being read, and the size
+    in their frame header is filled in at the end. python-zstandard's one-shot decompress needs
+    that size (as mosaicml-streaming's does); datasets reads the .jsonl.zst files."""
+    import datasets
+    import zstandard
+
+    with open(source, "rb") as f:
+        text = f.read()
+    if not text.endswith(b"\n"):
+        text += b"\n"
+    copies = max(1, -(-(3 * STREAMING_THRESHOLD) // len(text)))
+    big = os.path.join(work, "zstd-source.jsonl")
+    with open(big, "wb") as f:
+        f.write(text * copies)
+    out = os.path.join(work, os.path.splitext(os.path.basename(source))[0].replace(".", "-") + "-jsonl-zst")
+    shard(binary, [big], out, "--format", "jsonl", "--compression", "zstd", "--max-shard-bytes", str(STREAMING_THRESHOLD + (1 << 20)))
+    shards = manifest(out)["shards"]
+    streamed = 0
+    for s in shards:
+        with open(os.path.join(out, s["file"]), "rb") as f:
+            data = f.read()
+        size = zstandard.get_frame_parameters(data).content_size
+        raw = zstandard.ZstdDecompressor().decompress(data)  # one-shot: uses the header's size
+        if size != s["uncompressed_bytes"] or len(raw) != size:
+            fail(f"zstd {s['file']}: header size {size}, decompressed {len(raw)}, manifest {s['uncompressed_bytes']}")
+            return
+        streamed += size >= STREAMING_THRESHOLD
+    if streamed == 0:
+        fail("zstd: no shard reached the streaming threshold")
+        return
+    ok(f"zstandard {zstandard.__version__}: {len(shards)} .jsonl.zst frames ({streamed} streamed) carry their size, one-shot decompress works")
+    files = [os.path.join(out, s["file"]) for s in shards]
+    ds = datasets.load_dataset("json", data_files=files, split="train", cache_dir=os.path.join(work, "hf-cache"))
+    compare(f"datasets load_dataset('json') on {len(files)} .jsonl.zst shards ({copies} copies of the input)", ds.to_list(), records * copies)
 
 
 # -- webdataset ---------------------------------------------------------------------------------

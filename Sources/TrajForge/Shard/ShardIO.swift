@@ -23,9 +23,11 @@ final class CountingSink: ByteSink {
 }
 
 /// Collects bytes in memory.
-final class MemorySink: ByteSink {
+final class MemorySink: PatchableSink {
     var bytes: [UInt8] = []
+    var count: Int { bytes.count }
     func write(_ b: UnsafeRawBufferPointer) throws(IOError) { bytes.append(contentsOf: b) }
+    func patch(_ patch: [UInt8], at offset: Int) throws(IOError) { bytes.replaceSubrange(offset..<(offset + patch.count), with: patch) }
     func finish() throws(IOError) {}
 }
 
@@ -36,51 +38,207 @@ final class NullSink: ByteSink {
     func finish() throws(IOError) {}
 }
 
-/// Writes a file through a 1 MiB buffer, hashing what it writes (SHA-256 plus optional extra
-/// algorithms for the MDS index). `finish` flushes and fsyncs; the caller closes and renames.
-final class HashingFileSink: ByteSink {
+/// Writes a shard file and hashes it (SHA-256, plus extra algorithms for the MDS index) on a
+/// thread of its own, so the thread that compresses only compresses. Bytes are gathered into
+/// 1 MiB buffers and handed over (at most `queueLimit` wait, so memory stays small). `finish`
+/// hands over the rest and returns; `whenDone` runs once the file is written, hashed and fsynced.
+///
+/// With `hashAtEnd`, bytes may be patched after they are written (a streamed zstd frame's size
+/// field): nothing is hashed on the way, and the finished file is hashed, read back from the
+/// page cache.
+final class HashingFileSink: PatchableSink, @unchecked Sendable {
+    static let bufferBytes = 1 << 20
+    static let queueLimit = 4
     let fd: Int32
     let path: String
-    var buffer: [UInt8] = []
-    var sha = SHA256()
-    var extra: [(String, MDSHash.Running)]
+    let hashAtEnd: Bool
     private(set) var count = 0
 
-    init(fd: Int32, path: String, extraHashes: [String] = []) {
+    // The writing side (the caller's thread).
+    private var buffer: [UInt8] = []
+    /// Bytes handed to the file thread (the rest are in `buffer`).
+    private var handed = 0
+    private var ended = false
+
+    // Shared, under `condition`.
+    private let condition = NSCondition()
+    private var queue: [[UInt8]] = []
+    private var spare: [[UInt8]] = []
+    private var patches: [(offset: Int, bytes: [UInt8])] = []
+    private var closing = false
+    private var done = false
+    private var failure: IOError?
+    private var completion: (@Sendable (Result<Void, IOError>) -> Void)?
+
+    // The file thread's; read by others only once `done`.
+    private var sha = SHA256()
+    private var extra: [(String, MDSHash.Running)]
+    private(set) var sha256Hex = ""
+    private(set) var extraHex: [String: String] = [:]
+
+    init(fd: Int32, path: String, extraHashes: [String] = [], hashAtEnd: Bool = false) {
         self.fd = fd
         self.path = path
+        self.hashAtEnd = hashAtEnd
         extra = extraHashes.map { ($0, MDSHash.Running($0)) }
-        buffer.reserveCapacity(1 << 20)
+        buffer.reserveCapacity(HashingFileSink.bufferBytes)
+        let thread = Thread { [self] in run() }
+        thread.name = "trajforge-shard-file"
+        thread.start()
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
         count += bytes.count
+        var rest = bytes
+        while !rest.isEmpty {
+            let n = min(HashingFileSink.bufferBytes - buffer.count, rest.count)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<(rest.startIndex + n)]))
+            rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + n)...])
+            if buffer.count == HashingFileSink.bufferBytes { try handOver() }
+        }
+    }
+
+    /// Queues the buffer for the file thread (waiting while the queue is full).
+    private func handOver() throws(IOError) {
+        guard !buffer.isEmpty else { return }
+        condition.lock()
+        while queue.count >= HashingFileSink.queueLimit && failure == nil { condition.wait() }
+        if let failure {
+            condition.unlock()
+            throw failure
+        }
+        handed += buffer.count
+        queue.append(buffer)
+        buffer = spare.popLast() ?? []
+        condition.broadcast()
+        condition.unlock()
+        buffer.reserveCapacity(HashingFileSink.bufferBytes)
+    }
+
+    func patch(_ bytes: [UInt8], at offset: Int) throws(IOError) {
+        guard hashAtEnd, !ended, offset >= 0, offset + bytes.count <= count else {
+            throw IOError(path: path, "internal error: patch of \(bytes.count) bytes at \(offset) in \(count) (hashing at the end: \(hashAtEnd))")
+        }
+        // The part already handed over is written once the rest is; the part still here goes in now.
+        let handedPart = max(0, min(bytes.count, handed - offset))
+        if handedPart > 0 {
+            condition.lock()
+            patches.append((offset, Array(bytes[0..<handedPart])))
+            condition.unlock()
+        }
+        for k in handedPart..<bytes.count { buffer[offset + k - handed] = bytes[k] }
+    }
+
+    /// Hands over the last bytes; the file thread then writes, hashes and fsyncs (see `whenDone`).
+    func finish() throws(IOError) {
+        guard !ended else { return }
+        try handOver()
+        ended = true
+        condition.lock()
+        closing = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Stops the file thread after what it has (a failed shard) and waits for it.
+    func abandon() {
+        ended = true
+        condition.lock()
+        closing = true
+        if failure == nil { failure = IOError(path: path, "abandoned") }
+        condition.broadcast()
+        while !done { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Runs `body` once the file is complete (at once if it is): on the file thread, or here.
+    func whenDone(_ body: @escaping @Sendable (Result<Void, IOError>) -> Void) {
+        condition.lock()
+        if done {
+            let outcome: Result<Void, IOError> = failure.map { .failure($0) } ?? .success(())
+            condition.unlock()
+            body(outcome)
+            return
+        }
+        completion = body
+        condition.unlock()
+    }
+
+    /// Waits until the file is complete; throws its failure.
+    func waitDone() throws(IOError) {
+        condition.lock()
+        while !done { condition.wait() }
+        let failure = self.failure
+        condition.unlock()
+        if let failure { throw failure }
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !closing { condition.wait() }
+            if queue.isEmpty || failure != nil {
+                condition.unlock()
+                break
+            }
+            var piece = queue.removeFirst()
+            condition.unlock()
+            let written: Result<Void, IOError> = piece.withUnsafeBytes { b in
+                if !hashAtEnd { hash(b) }
+                do throws(IOError) { return .success(try writeAll(fd, b, path: path)) } catch { return .failure(error) }
+            }
+            piece.removeAll(keepingCapacity: true)
+            condition.lock()
+            if case .failure(let e) = written, failure == nil { failure = e }
+            spare.append(piece)
+            condition.broadcast()
+            condition.unlock()
+        }
+        condition.lock()
+        let patches = self.patches
+        var failure = self.failure
+        condition.unlock()
+        if failure == nil {
+            do throws(IOError) {
+                for p in patches {
+                    let n = p.bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(p.offset)) }
+                    if n != p.bytes.count { throw IOError.errno(path, "write failed") }
+                }
+                if hashAtEnd { try hashFile() }
+                if fsync(fd) != 0 { throw IOError.errno(path, "fsync failed") }
+                sha256Hex = hexString(sha.finalize())
+                extraHex = Dictionary(uniqueKeysWithValues: extra.map { ($0.0, $0.1.hex()) })
+            } catch {
+                failure = error
+            }
+        }
+        condition.lock()
+        if self.failure == nil { self.failure = failure }
+        done = true
+        let completion = self.completion
+        self.completion = nil
+        condition.broadcast()
+        condition.unlock()
+        completion?(failure.map { .failure($0) } ?? .success(()))
+    }
+
+    private func hash(_ bytes: UnsafeRawBufferPointer) {
         sha.update(bufferPointer: bytes)
         for k in extra.indices { extra[k].1.update(bytes) }
-        if buffer.count + bytes.count > 1 << 20 { try flush() }
-        if bytes.count >= 1 << 20 {
-            try writeAll(fd, bytes, path: path)
-        } else {
-            buffer.append(contentsOf: bytes)
+    }
+
+    /// Hashes the file's `count` bytes as they now are.
+    private func hashFile() throws(IOError) {
+        var chunk = [UInt8](repeating: 0, count: HashingFileSink.bufferBytes)
+        var at = 0
+        while at < count {
+            let n = chunk.withUnsafeMutableBytes { b in pread(fd, b.baseAddress, min(b.count, count - at), off_t(at)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw n < 0 ? IOError.errno(path, "read failed") : IOError(path: path, "the file ends at \(at) of \(count) bytes") }
+            chunk.withUnsafeBytes { hash(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            at += n
         }
     }
-
-    func flush() throws(IOError) {
-        guard !buffer.isEmpty else { return }
-        let result: Result<Void, IOError> = buffer.withUnsafeBytes { b in
-            do throws(IOError) { return .success(try writeAll(fd, b, path: path)) } catch { return .failure(error) }
-        }
-        try result.get()
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    func finish() throws(IOError) {
-        try flush()
-        if fsync(fd) != 0 { throw IOError.errno(path, "fsync failed") }
-    }
-
-    var sha256Hex: String { hexString(sha.finalize()) }
-    var extraHex: [String: String] { Dictionary(uniqueKeysWithValues: extra.map { ($0.0, $0.1.hex()) }) }
 }
 
 func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(IOError) {
@@ -95,9 +253,10 @@ func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws
     }
 }
 
-/// The compressor for `codec` in front of `next` (none: `next` itself), for exactly `size` bytes.
-/// gzip: zlib, header with mtime 0 and no name. zstd: one frame with the size in its header.
-func compressorSink(_ codec: ShardCodec, level: Int?, next: ByteSink, path: String, size: Int) throws(IOError) -> ByteSink {
+/// The compressor for `codec` in front of `next` (none: `next` itself), for exactly `size` bytes
+/// (nil: not known yet, the shard is still being read). gzip: zlib, header with mtime 0 and no
+/// name. zstd: one frame with the size in its header (`next` must be patchable without `size`).
+func compressorSink(_ codec: ShardCodec, level: Int?, next: ByteSink, path: String, size: Int?) throws(IOError) -> ByteSink {
     switch codec {
     case .none: return next
     case .gzip: return try GzipSink(next: next, path: path, level: Int32(level ?? 6))

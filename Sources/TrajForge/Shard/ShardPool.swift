@@ -24,6 +24,8 @@ final class ShardFeed: @unchecked Sendable {
     private var ranges: [Range<Int>] = []
     private var closedSize: Int?
     private var aborted = false
+    /// Uncompressed bytes the records published so far take in the shard.
+    private var publishedBytes = 0
 
     init(index: Int, firstPosition: Int, layout: MDSLayout?) {
         self.index = index
@@ -31,13 +33,15 @@ final class ShardFeed: @unchecked Sendable {
         self.layout = layout
     }
 
-    /// Producer: appends records (`counts[k]` ranges of `storages[k]`, in order).
-    func publish(_ newStorages: [[UInt8]], _ newCounts: [Int], _ newRanges: [Range<Int>]) {
+    /// Producer: appends records (`counts[k]` ranges of `storages[k]`, in order), which bring the
+    /// shard to `size` uncompressed bytes.
+    func publish(_ newStorages: [[UInt8]], _ newCounts: [Int], _ newRanges: [Range<Int>], size: Int) {
         guard !newStorages.isEmpty else { return }
         condition.lock()
         storages.append(contentsOf: newStorages)
         counts.append(contentsOf: newCounts)
         ranges.append(contentsOf: newRanges)
+        publishedBytes = size
         condition.broadcast()
         condition.unlock()
     }
@@ -64,6 +68,19 @@ final class ShardFeed: @unchecked Sendable {
         defer { condition.unlock() }
         while closedSize == nil && !aborted { condition.wait() }
         if aborted { throw IOError(path: "shard \(index)", "cancelled") }
+        return (ranges.count, closedSize!)
+    }
+
+    /// Worker: waits until the shard is closed or its records take `bytes` bytes (before a tar
+    /// stream's end padding). The record count and uncompressed size of a closed shard whose
+    /// records stay under `bytes`; nil for a larger one, open or not (so the answer depends on the
+    /// shard's records, never on timing).
+    func waitClosed(unlessReaching bytes: Int) throws(IOError) -> (records: Int, uncompressedBytes: Int)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while closedSize == nil && publishedBytes < bytes && !aborted { condition.wait() }
+        if aborted { throw IOError(path: "shard \(index)", "cancelled") }
+        if publishedBytes >= bytes { return nil }
         return (ranges.count, closedSize!)
     }
 
@@ -238,7 +255,7 @@ struct ShardAssembler {
 
     private mutating func publish() {
         sealOwn()
-        feed?.publish(storages, counts, ranges)
+        feed?.publish(storages, counts, ranges, size: size - baseSize)
         storages = []
         counts = []
         ranges = []
@@ -260,20 +277,24 @@ struct ShardAssembler {
     }
 }
 
-/// A fixed set of worker threads with a bounded queue.
+/// A fixed set of worker threads with a bounded queue. A worker takes a shard, compresses it and
+/// takes the next one; the shard's result arrives later, from its file's thread (`deliver`).
 final class ShardWorkerPool: @unchecked Sendable {
+    typealias Deliver = @Sendable (Result<ShardResult, Error>) -> Void
     private let condition = NSCondition()
     private var queue: [ShardFeed] = []
     private var active: [ShardFeed] = []
     private var running = 0
+    /// Shards taken whose result has not arrived yet.
+    private var outstanding = 0
     private var results: [ShardResult] = []
     private var failure: Error?
     private var closing = false
     private var alive = 0
     private let capacity: Int
-    private let work: @Sendable (ShardFeed) throws -> ShardResult
+    private let work: @Sendable (ShardFeed, @escaping Deliver) throws -> Void
 
-    init(threads: Int, work: @escaping @Sendable (ShardFeed) throws -> ShardResult) {
+    init(threads: Int, work: @escaping @Sendable (ShardFeed, @escaping Deliver) throws -> Void) {
         capacity = threads + 1
         self.work = work
         alive = threads
@@ -298,20 +319,31 @@ final class ShardWorkerPool: @unchecked Sendable {
             }
             let job = queue.removeFirst()
             running += 1
+            outstanding += 1
             active.append(job)
             condition.unlock()
-            let outcome: Result<ShardResult, Error>
-            do { outcome = .success(try work(job)) } catch { outcome = .failure(error) }
+            do {
+                try work(job) { [self] outcome in deliver(outcome) }
+            } catch {
+                deliver(.failure(error))
+            }
             condition.lock()
             running -= 1
             active.removeAll { $0 === job }
-            switch outcome {
-            case .success(let r): results.append(r)
-            case .failure(let e): if failure == nil { failure = e }
-            }
             condition.broadcast()
             condition.unlock()
         }
+    }
+
+    private func deliver(_ outcome: Result<ShardResult, Error>) {
+        condition.lock()
+        outstanding -= 1
+        switch outcome {
+        case .success(let r): results.append(r)
+        case .failure(let e): if failure == nil { failure = e }
+        }
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Queues a shard, waiting while the pool is full; throws the first worker failure.
@@ -329,7 +361,7 @@ final class ShardWorkerPool: @unchecked Sendable {
         condition.lock()
         closing = true
         condition.broadcast()
-        while alive > 0 { condition.wait() }
+        while alive > 0 || outstanding > 0 { condition.wait() }
         let failure = self.failure
         let results = self.results
         condition.unlock()
@@ -345,7 +377,7 @@ final class ShardWorkerPool: @unchecked Sendable {
         queue.removeAll()
         for feed in active { feed.abort() }
         condition.broadcast()
-        while alive > 0 { condition.wait() }
+        while alive > 0 || outstanding > 0 { condition.wait() }
         condition.unlock()
     }
 }

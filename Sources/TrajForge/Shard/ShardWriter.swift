@@ -25,7 +25,7 @@ public final class ShardWriter {
     public let folder: String
     public private(set) var ledger = Ledger(stage: "shard")
     public private(set) var reusedShards = 0
-    /// Tests: fail like a killed process once this many shards are written.
+    /// Tests: fail like a killed process once the first this many shards are written.
     var crashAfterShards: Int?
 
     public init(options: ShardOptions, folder: String) {
@@ -66,7 +66,7 @@ public final class ShardWriter {
 
         let context = ShardJobContext(options: options, partialFolder: partialFolder, journal: journal,
                                       candidates: prior?.candidates ?? [:], crashAfter: crashAfterShards)
-        let pool = ShardWorkerPool(threads: options.threads) { shard in try context.write(shard) }
+        let pool = ShardWorkerPool(threads: options.threads) { shard, deliver in try context.write(shard, deliver: deliver) }
         var shuffleFolder: String?
         defer { if let shuffleFolder { removeTree(shuffleFolder) } }
         let fingerprints: [InputFingerprint]
@@ -349,23 +349,27 @@ final class ShardJobContext: @unchecked Sendable {
         self.crashAfter = crashAfter
     }
 
-    /// Whether a shard's bytes can be written while the shard is still being assembled: JSONL
-    /// without compression or with gzip (neither needs the size up front; a zstd frame header holds
-    /// it, and an MDS shard starts with every record's offset). The worker feeds the compressor the
-    /// same 1 MiB pieces either way, so the bytes are the same.
+    /// Whether a shard's bytes can be written while the shard is still being assembled: JSONL and
+    /// WebDataset (an MDS shard starts with every record's offset). A zstd frame streams once its
+    /// shard reaches `ZstdFrameSink.streamingThreshold` bytes; a smaller shard is compressed when
+    /// closed, with its size pledged. The worker feeds the compressor the same 1 MiB pieces either
+    /// way, so the bytes never depend on timing or threads.
     static func streams(_ options: ShardOptions) -> Bool {
-        options.format == .jsonl && options.effectiveCodec != .zstd
+        options.format != .mds
     }
 
     /// Writes one shard to its provisional file (or keeps the earlier run's file when it verifies).
-    func write(_ shard: ShardFeed) throws -> ShardResult {
+    /// Returns once the shard is compressed; its file's own thread finishes writing, hashing and
+    /// fsyncing it, and then hands the result (or the failure) to `deliver`, exactly once.
+    func write(_ shard: ShardFeed, deliver: @escaping @Sendable (Result<ShardResult, Error>) -> Void) throws {
         if let c = candidates[shard.index] {
             let (records, size) = try shard.waitClosed()
             if c.records == records, c.uncompressedBytes == size {
                 for path in c.paths {
                     if let (sha, size) = try hashFile(path), sha == c.sha256, size == c.compressedBytes {
-                        return ShardResult(index: shard.index, path: path, records: c.records, uncompressedBytes: c.uncompressedBytes,
-                                           compressedBytes: c.compressedBytes, sha256: c.sha256, rawHashes: c.rawHashes, zipHashes: c.zipHashes, reused: true)
+                        return deliver(.success(ShardResult(index: shard.index, path: path, records: c.records, uncompressedBytes: c.uncompressedBytes,
+                                                            compressedBytes: c.compressedBytes, sha256: c.sha256, rawHashes: c.rawHashes,
+                                                            zipHashes: c.zipHashes, reused: true)))
                     }
                 }
             }
@@ -373,55 +377,92 @@ final class ShardJobContext: @unchecked Sendable {
         let partName = "shard-\(String(shard.index, digits: 5)).part"
         let part = joinPath(partialFolder, partName)
         let temp = part + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Read and write: a streamed zstd frame's size field is filled in, and the file hashed, at the end.
+        let fd = open(temp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw IOError.errno(temp, "cannot create") }
         let mdsHashes = options.format == .mds ? options.mdsHashes : []
         let codec = options.effectiveCodec
-        // Uncompressed, the raw bytes are the file: hash them once (SHA-256 is always computed).
-        let file = HashingFileSink(fd: fd, path: temp, extraHashes: codec == .none ? mdsHashes.filter { $0 != "sha256" } : mdsHashes)
         let raw: RawSink
         let records: Int
         let planned: Int
+        var opened: HashingFileSink?
         do {
-            // Compressors that need the size wait for the shard to close.
-            let streaming = ShardJobContext.streams(options)
-            let closedEarly = streaming ? nil : try shard.waitClosed()
-            raw = RawSink(next: try compressorSink(codec, level: options.effectiveLevel, next: file, path: temp, size: closedEarly?.uncompressedBytes ?? 0),
+            // Which shards are compressed only once closed (their size known): see `streams`.
+            let closedEarly: (records: Int, uncompressedBytes: Int)?
+            if !ShardJobContext.streams(options) {
+                closedEarly = try shard.waitClosed()
+            } else if codec == .zstd {
+                closedEarly = try shard.waitClosed(unlessReaching: ZstdFrameSink.streamingThreshold)
+            } else {
+                closedEarly = nil
+            }
+            let streamedFrame = codec == .zstd && closedEarly == nil
+            // Uncompressed, the raw bytes are the file: hash them once (SHA-256 is always computed).
+            let sink = HashingFileSink(fd: fd, path: temp, extraHashes: codec == .none ? mdsHashes.filter { $0 != "sha256" } : mdsHashes,
+                                       hashAtEnd: streamedFrame)
+            opened = sink
+            raw = RawSink(next: try compressorSink(codec, level: options.effectiveLevel, next: sink, path: temp, size: closedEarly?.uncompressedBytes),
                           hashes: codec == .none ? [] : mdsHashes)
             try encodeShard(shard, into: raw, path: temp)
             (records, planned) = try closedEarly ?? shard.waitClosed()
             try raw.finish()
+            guard raw.count == planned else {
+                throw IOError(path: temp, "internal error: shard \(shard.index) has \(raw.count) uncompressed bytes, \(planned) were planned")
+            }
         } catch {
+            opened?.abandon()
             Glibc.close(fd)
             unlink(temp)
             throw error
         }
-        Glibc.close(fd)
-        guard raw.count == planned else {
-            unlink(temp)
-            throw IOError(path: temp, "internal error: shard \(shard.index) has \(raw.count) uncompressed bytes, \(planned) were planned")
+        let file = opened!
+        let rawCount = raw.count
+        let rawHex = raw.hex
+        file.whenDone { [self] (outcome: Result<Void, IOError>) in
+            Glibc.close(fd)
+            do {
+                try outcome.get()
+                deliver(.success(try finishShard(shard.index, file: file, temp: temp, part: part, partName: partName,
+                                                 records: records, rawCount: rawCount, rawHex: rawHex)))
+            } catch {
+                unlink(temp)
+                deliver(.failure(error))
+            }
         }
+    }
+
+    /// A shard whose file is complete: into its provisional name, into the journal.
+    private func finishShard(_ index: Int, file: HashingFileSink, temp: String, part: String, partName: String,
+                             records: Int, rawCount: Int, rawHex: [String: String]) throws -> ShardResult
+    {
         if rename(temp, part) != 0 { throw IOError.errno(part, "cannot rename \(temp)") }
+        let codec = options.effectiveCodec
+        let mdsHashes = options.format == .mds ? options.mdsHashes : []
         let sha = file.sha256Hex
-        var rawHashes = raw.hex
+        var rawHashes = rawHex
         if codec == .none {
             rawHashes = file.extraHex
             if mdsHashes.contains("sha256") { rawHashes["sha256"] = sha }
         }
         let zipHashes = codec == .none ? [:] : file.extraHex
         func dict(_ d: [String: String]) -> JSON { .object(JSONObject(d.sorted { $0.key < $1.key }.map { JSONMember($0.key, .string($0.value)) })) }
-        try journal.append(.object(["type": "shard", "index": .number(JSONNumber(shard.index)), "part": .string(partName),
-                                    "records": .number(JSONNumber(records)), "uncompressed_bytes": .number(JSONNumber(raw.count)),
-                                    "compressed_bytes": .number(JSONNumber(file.count)), "sha256": .string(sha),
-                                    "raw_hashes": dict(rawHashes), "zip_hashes": dict(zipHashes)]))
+        let entry: JSON = .object(["type": "shard", "index": .number(JSONNumber(index)), "part": .string(partName),
+                                   "records": .number(JSONNumber(records)), "uncompressed_bytes": .number(JSONNumber(rawCount)),
+                                   "compressed_bytes": .number(JSONNumber(file.count)), "sha256": .string(sha),
+                                   "raw_hashes": dict(rawHashes), "zip_hashes": dict(zipHashes)])
         if let crashAfter {
+            // Tests: shards 0..<crashAfter are journaled, no other (their files finish on threads
+            // of their own, in any order); the crash comes once they all are.
             lock.lock()
+            defer { lock.unlock() }
+            if index >= crashAfter { throw SimulatedCrash() }
+            try journal.append(entry)
             written += 1
-            let n = written
-            lock.unlock()
-            if n >= crashAfter { throw SimulatedCrash() }
+            if written >= crashAfter { throw SimulatedCrash() }
+        } else {
+            try journal.append(entry)
         }
-        return ShardResult(index: shard.index, path: part, records: records, uncompressedBytes: raw.count, compressedBytes: file.count,
+        return ShardResult(index: index, path: part, records: records, uncompressedBytes: rawCount, compressedBytes: file.count,
                            sha256: sha, rawHashes: rawHashes, zipHashes: zipHashes, reused: false)
     }
 

@@ -10,7 +10,8 @@ import Glibc
 // shards need the size in the header, as one-shot `ZSTD_compress` writes it. libzstd.so.1 is always
 // present where libarchive is (Debian's libarchive13 depends on libzstd1), but its headers are not
 // (libzstd-dev), so the few stable entry points are looked up at run time. Every shard format uses
-// this sink: each shard's size is known before it is compressed.
+// this sink. A shard compressed while it is still being read streams the frame and fills the size
+// field in at the end (see `ZstdFrameSink`).
 
 final class ZstdLibrary: @unchecked Sendable {
     typealias CreateCCtx = @convention(c) () -> OpaquePointer?
@@ -70,8 +71,27 @@ final class ZstdLibrary: @unchecked Sendable {
     var versionString: String { "\(version / 10000).\(version / 100 % 100).\(version % 100)" }
 }
 
-/// One zstd frame holding exactly `size` bytes (the size is written in the frame header).
+/// A sink whose bytes already written can be overwritten (a shard file, or memory in tests): a
+/// streamed zstd frame's content size is known only when the frame ends.
+protocol PatchableSink: ByteSink {
+    /// Bytes written so far.
+    var count: Int { get }
+    /// Overwrites `bytes.count` bytes at `offset` (< `count`); hashes cover the patched bytes.
+    func patch(_ bytes: [UInt8], at offset: Int) throws(IOError)
+}
+
+/// One zstd frame, with its uncompressed size in the frame header.
+///
+/// With `size` (a closed shard) the size is pledged and zstd writes the header itself. Without it
+/// (a shard still being read, compressed as its records arrive) the frame is compressed as a
+/// stream: zstd's header for an unknown size (magic, descriptor, window) goes out with an 8-byte
+/// content-size field added, and `finish` fills the field in. The blocks are zstd's own either way.
 final class ZstdFrameSink: ByteSink {
+    /// Shards smaller than this are compressed once closed, with the size pledged: zstd then fits
+    /// its window and tables to the size (a small shard would otherwise pay for full-size tables).
+    /// Larger ones stream. Which applies depends only on the shard's bytes, never on timing.
+    static let streamingThreshold = 4 << 20
+
     let next: ByteSink
     let path: String
     let lib: ZstdLibrary
@@ -80,13 +100,36 @@ final class ZstdFrameSink: ByteSink {
     let inBuffer = UnsafeMutablePointer<UInt>.allocate(capacity: 3)
     let outBuffer = UnsafeMutablePointer<UInt>.allocate(capacity: 3)
     var out = [UInt8](repeating: 0, count: 1 << 17)
-    let expected: Int
+    /// The pledged size; nil for a streamed frame.
+    let expected: Int?
     var received = 0
+    /// Streamed frame: where the frame starts in `next`, and zstd's header bytes not yet passed on
+    /// (nil once the rewritten header is out).
+    let patchable: PatchableSink?
+    let frameStart: Int
+    private var header: [UInt8]? = []
 
-    init(next: ByteSink, path: String, level: Int, size: Int) throws(IOError) {
+    /// zstd's header for a frame of unknown size: magic, descriptor 0 (no size field, not single
+    /// segment, no checksum, no dictionary), window descriptor.
+    static let streamedHeaderBytes = 6
+    /// The content-size field sits after magic, descriptor and window descriptor.
+    static let sizeFieldOffset = 6
+
+    init(next: ByteSink, path: String, level: Int, size: Int?) throws(IOError) {
         self.next = next
         self.path = path
         expected = size
+        if size == nil {
+            guard let p = next as? PatchableSink else {
+                throw IOError(path: path, "internal error: a zstd frame of unknown size needs a sink that can be patched")
+            }
+            patchable = p
+            frameStart = p.count
+        } else {
+            patchable = nil
+            frameStart = 0
+            header = nil
+        }
         lib = try ZstdLibrary.shared.get()
         guard let cctx = lib.createCCtx() else {
             inBuffer.deallocate()
@@ -95,7 +138,7 @@ final class ZstdFrameSink: ByteSink {
         }
         self.cctx = cctx
         try lib.check(lib.setParameter(cctx, ZstdLibrary.compressionLevel, Int32(level)), path, "level \(level)")
-        try lib.check(lib.setPledgedSrcSize(cctx, UInt64(size)), path, "size")
+        if let size { try lib.check(lib.setPledgedSrcSize(cctx, UInt64(size)), path, "size") }
     }
 
     deinit {
@@ -111,11 +154,40 @@ final class ZstdFrameSink: ByteSink {
     }
 
     func finish() throws(IOError) {
-        guard received == expected else {
+        if let expected, received != expected {
             throw IOError(path: path, "internal error: \(received) bytes were compressed, \(expected) were announced")
         }
         try pump(UnsafeRawBufferPointer(start: nil, count: 0), op: ZstdLibrary.endOp)
+        if let patchable {
+            guard header == nil else { throw IOError(path: path, "internal error: zstd ended the frame inside its header") }
+            var size: [UInt8] = []
+            var v = UInt64(received)
+            for _ in 0..<8 {
+                size.append(UInt8(truncatingIfNeeded: v))
+                v >>= 8
+            }
+            try patchable.patch(size, at: frameStart + ZstdFrameSink.sizeFieldOffset)
+        }
         try next.finish()
+    }
+
+    /// Passes compressed bytes on; a streamed frame's header gets its content-size field (zeros
+    /// until `finish`).
+    private func emit(_ bytes: ArraySlice<UInt8>) throws(IOError) {
+        guard var pending = header else { return try next.write(bytes) }
+        let take = min(ZstdFrameSink.streamedHeaderBytes - pending.count, bytes.count)
+        pending.append(contentsOf: bytes.prefix(take))
+        header = pending
+        guard pending.count == ZstdFrameSink.streamedHeaderBytes else { return }
+        guard pending.prefix(4).elementsEqual([0x28, 0xB5, 0x2F, 0xFD]), pending[4] == 0 else {
+            throw IOError(path: path, "internal error: unexpected zstd frame header \(pending.map { String($0, radix: 16) })")
+        }
+        // Descriptor: size field of 8 bytes (flag 3), still not single segment.
+        pending[4] = 0xC0
+        pending += [UInt8](repeating: 0, count: 8)
+        header = nil
+        try next.write(pending[...])
+        if take < bytes.count { try next.write(bytes[(bytes.startIndex + take)...]) }
     }
 
     private func pump(_ input: UnsafeRawBufferPointer, op: Int32) throws(IOError) {
@@ -131,7 +203,7 @@ final class ZstdFrameSink: ByteSink {
                 return (rc, Int(outBuffer[2]))
             }
             try lib.check(rc, path, "compression")
-            if produced > 0 { try next.write(out[0..<produced]) }
+            if produced > 0 { try emit(out[0..<produced]) }
             if op == ZstdLibrary.endOp {
                 if rc == 0 { return }  // the frame is complete
             } else if inBuffer[2] == inBuffer[1] && produced < out.count {
