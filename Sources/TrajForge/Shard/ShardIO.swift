@@ -76,15 +76,21 @@ final class HashingFileSink: PatchableSink, @unchecked Sendable {
     private(set) var sha256Hex = ""
     private(set) var extraHex: [String: String] = [:]
 
-    init(fd: Int32, path: String, extraHashes: [String] = [], hashAtEnd: Bool = false) {
+    /// `thread`: where the file is written (a worker's files go through one thread, in order);
+    /// nil starts a thread for this file alone.
+    init(fd: Int32, path: String, extraHashes: [String] = [], hashAtEnd: Bool = false, thread: SerialThread? = nil) {
         self.fd = fd
         self.path = path
         self.hashAtEnd = hashAtEnd
         extra = extraHashes.map { ($0, MDSHash.Running($0)) }
         buffer.reserveCapacity(HashingFileSink.bufferBytes)
-        let thread = Thread { [self] in run() }
-        thread.name = "trajforge-shard-file"
-        thread.start()
+        if let thread {
+            thread.run { [self] in run() }
+        } else {
+            let t = Thread { [self] in run() }
+            t.name = "trajforge-shard-file"
+            t.start()
+        }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(IOError) {
@@ -237,6 +243,49 @@ final class HashingFileSink: PatchableSink, @unchecked Sendable {
             guard n > 0 else { throw n < 0 ? IOError.errno(path, "read failed") : IOError(path: path, "the file ends at \(at) of \(count) bytes") }
             chunk.withUnsafeBytes { hash(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             at += n
+        }
+    }
+}
+
+/// One long-lived thread that runs jobs in the order given (a shard worker's files: a thread per
+/// file would cost a thread start per shard, which shows with thousands of tiny shards).
+final class SerialThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var stopping = false
+
+    init(name: String) {
+        let t = Thread { [self] in loop() }
+        t.name = name
+        t.start()
+    }
+
+    func run(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The thread ends once its jobs are done.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if jobs.isEmpty {
+                condition.unlock()
+                return
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
         }
     }
 }

@@ -292,20 +292,27 @@ final class ShardWorkerPool: @unchecked Sendable {
     private var closing = false
     private var alive = 0
     private let capacity: Int
-    private let work: @Sendable (ShardFeed, @escaping Deliver) throws -> Void
+    private let work: @Sendable (ShardFeed, SerialThread, @escaping Deliver) throws -> Void
+    /// Each worker's file thread: it writes, hashes and fsyncs the worker's shard files.
+    private let fileThreads: [SerialThread]
 
-    init(threads: Int, work: @escaping @Sendable (ShardFeed, @escaping Deliver) throws -> Void) {
+    init(threads: Int, work: @escaping @Sendable (ShardFeed, SerialThread, @escaping Deliver) throws -> Void) {
         capacity = threads + 1
         self.work = work
         alive = threads
+        fileThreads = (0..<threads).map { SerialThread(name: "trajforge-shard-file-\($0)") }
         for k in 0..<threads {
-            let t = Thread { [self] in loop() }
+            let t = Thread { [self] in loop(fileThreads[k]) }
             t.name = "trajforge-shard-\(k)"
             t.start()
         }
     }
 
-    private func loop() {
+    deinit {
+        for t in fileThreads { t.stop() }
+    }
+
+    private func loop(_ files: SerialThread) {
         while true {
             condition.lock()
             while queue.isEmpty && !closing && failure == nil { condition.wait() }
@@ -323,7 +330,7 @@ final class ShardWorkerPool: @unchecked Sendable {
             active.append(job)
             condition.unlock()
             do {
-                try work(job) { [self] outcome in deliver(outcome) }
+                try work(job, files) { [self] outcome in deliver(outcome) }
             } catch {
                 deliver(.failure(error))
             }
@@ -365,6 +372,7 @@ final class ShardWorkerPool: @unchecked Sendable {
         let failure = self.failure
         let results = self.results
         condition.unlock()
+        for t in fileThreads { t.stop() }
         if let failure { throw failure }
         return results.sorted { $0.index < $1.index }
     }
@@ -379,5 +387,6 @@ final class ShardWorkerPool: @unchecked Sendable {
         condition.broadcast()
         while alive > 0 || outstanding > 0 { condition.wait() }
         condition.unlock()
+        for t in fileThreads { t.stop() }
     }
 }

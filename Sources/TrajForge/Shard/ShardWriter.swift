@@ -66,7 +66,7 @@ public final class ShardWriter {
 
         let context = ShardJobContext(options: options, partialFolder: partialFolder, journal: journal,
                                       candidates: prior?.candidates ?? [:], crashAfter: crashAfterShards)
-        let pool = ShardWorkerPool(threads: options.threads) { shard, deliver in try context.write(shard, deliver: deliver) }
+        let pool = ShardWorkerPool(threads: options.threads) { shard, files, deliver in try context.write(shard, files: files, deliver: deliver) }
         var shuffleFolder: String?
         defer { if let shuffleFolder { removeTree(shuffleFolder) } }
         let fingerprints: [InputFingerprint]
@@ -359,9 +359,9 @@ final class ShardJobContext: @unchecked Sendable {
     }
 
     /// Writes one shard to its provisional file (or keeps the earlier run's file when it verifies).
-    /// Returns once the shard is compressed; its file's own thread finishes writing, hashing and
+    /// Returns once the shard is compressed; the file thread `files` finishes writing, hashing and
     /// fsyncing it, and then hands the result (or the failure) to `deliver`, exactly once.
-    func write(_ shard: ShardFeed, deliver: @escaping @Sendable (Result<ShardResult, Error>) -> Void) throws {
+    func write(_ shard: ShardFeed, files: SerialThread, deliver: @escaping @Sendable (Result<ShardResult, Error>) -> Void) throws {
         if let c = candidates[shard.index] {
             let (records, size) = try shard.waitClosed()
             if c.records == records, c.uncompressedBytes == size {
@@ -399,7 +399,7 @@ final class ShardJobContext: @unchecked Sendable {
             let streamedFrame = codec == .zstd && closedEarly == nil
             // Uncompressed, the raw bytes are the file: hash them once (SHA-256 is always computed).
             let sink = HashingFileSink(fd: fd, path: temp, extraHashes: codec == .none ? mdsHashes.filter { $0 != "sha256" } : mdsHashes,
-                                       hashAtEnd: streamedFrame)
+                                       hashAtEnd: streamedFrame, thread: files)
             opened = sink
             raw = RawSink(next: try compressorSink(codec, level: options.effectiveLevel, next: sink, path: temp, size: closedEarly?.uncompressedBytes),
                           hashes: codec == .none ? [] : mdsHashes)
