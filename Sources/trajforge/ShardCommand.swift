@@ -29,13 +29,15 @@ struct ShardCommand: ParsableCommand {
             the frame header); default gzip for jsonl, zstd for webdataset and
             mds. Levels: gzip 0-9 (default 6; 9 for mds, as mosaicml-streaming),
             zstd 1-22 (default 3). Every shard is compressed on its own, in
-            parallel: the bytes are the same for any --threads.
+            parallel: the bytes are the same for any --threads. JSONL and
+            webdataset shards are compressed while they are read (a zstd shard
+            of 4 MiB or more gets its size written into the header at the end).
 
             Shard size: a shard closes before a record that would take it over
             --max-shard-bytes uncompressed bytes (default 64MiB; for mds the
             size_limit rule of mosaicml-streaming, headers included) or past
             --max-shard-records. A record bigger than the limit gets a shard of
-            its own. Memory stays near (threads + 2) x the shard size.
+            its own. Memory stays below (threads + 2) x the shard size.
 
             --shuffle (or --seed N) orders the records by a seeded hash of their
             position (splitmix64 of the seed and the index). It is deterministic

@@ -8,9 +8,9 @@
 // What "thr N" means: the bare compressor runs N compressions at once. The shard run has N
 // compression workers, plus the reading thread, which reads and hashes (SHA-256) the input,
 // checks and encodes the records (on N threads when N > 1) and assembles the shards; so at thr 1
-// two threads share the work, reading beside compressing. JSONL with gzip or no compression is
-// compressed while its shard is still being read; zstd needs the shard's size first, so a zstd
-// shard starts compressing when it is complete.
+// two threads share the work, reading beside compressing (plus each worker's file thread, which
+// writes, hashes and fsyncs what it compressed). JSONL and WebDataset shards are compressed while
+// they are still being read (zstd ones from 4 MiB on); MDS shards once complete.
 //
 // Use a corpus of many shards (the first one cannot overlap with reading; with 2 shards the run
 // is mostly serial), e.g. ten copies of a 70 MB corpus with distinct ids (about 700 MB, 11 shards

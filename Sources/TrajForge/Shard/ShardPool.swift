@@ -2,7 +2,9 @@ import Foundation
 
 // Shards are assembled in order by one thread and compressed on `threads` workers, each shard on
 // its own, so the bytes of a shard never depend on the thread count or the scheduling. At most
-// threads + 1 shards wait or run at once: memory stays near (threads + 2) x the shard size.
+// threads + 1 shards wait or run at once: memory stays below (threads + 2) x the shard size (a
+// streamed shard drops its records as its worker takes them). A worker's compressed bytes go to
+// its file thread, which writes, hashes and fsyncs them while the worker compresses on.
 
 /// The records of one shard, in order. The reading thread fills it (`ShardAssembler`) while a
 /// worker may already be compressing the records published so far ("streaming", where the format

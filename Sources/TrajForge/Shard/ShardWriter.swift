@@ -8,8 +8,9 @@ import Glibc
 // `trajforge shard`: records in, a checksummed shard set out.
 //
 //   read inputs (hashing their bytes) ─▶ parse + encode on all workers ─▶ [shuffle spill] ─▶
-//   assemble shards in order ─▶ compress + hash + fsync on all workers ─▶ rename into place,
-//   index.json (MDS), manifest.json last
+//   assemble shards in order ─▶ compress on the workers (while the shard is read, except MDS) ─▶
+//   write + hash + fsync on each worker's file thread ─▶ rename into place, index.json (MDS),
+//   manifest.json last
 //
 // Until the manifest is written, every shard lives in `<out>/.trajforge-partial/` under a
 // provisional name, listed in a journal (one fsynced line per finished shard). An interrupted run
